@@ -1,0 +1,147 @@
+"""Train the page-dump line classifier of ``toolkit.clean`` and estimate its unseen-page quality.
+
+Data: the page-dump extraction dev set in ``../shared/extraction-dev`` (45 pages
+from 45 sites of the public Zyte/scrapinghub article-extraction benchmark, MIT).
+It is read at training time and never copied into the repository; only the
+weights are written, as JSON, to ``toolkit/resources/clean_line_model.json``.
+
+Labels: a dump line is body when at least half of its 4-token shingles (the
+benchmark's own unit; whole-line token run for lines under 4 tokens) occur in
+the gold article body.
+
+Model: two stacked logistic regressions. Stage 1 sees per-line shape features
+and those of the neighbours (``toolkit.clean._line_features``); stage 2 sees the
+stage-1 probabilities of the line and its context
+(``toolkit.clean._context_features``) and is fitted on out-of-fold stage-1
+probabilities so it learns from realistic inputs.
+
+Honest estimate: leave-one-page-out cross-validation of the whole procedure
+(every page is a different site, so this is leave-one-site-out), scored with
+the benchmark's ``score.py``. In-sample figures are printed next to it.
+
+Usage: ``.venv/bin/python scripts/train_line_classifier.py [--cv]``
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.preprocessing import StandardScaler
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV = ROOT.parent / "shared" / "extraction-dev"
+sys.path.insert(0, str(ROOT))
+
+from toolkit import clean  # noqa: E402
+
+SEED = 0
+C = 0.5
+THRESHOLD = 0.5
+_TOKEN_RE = re.compile(r"\w+")
+
+
+def _scorer():
+    spec = importlib.util.spec_from_file_location("score", DEV / "score.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def line_labels(lines: list[clean._Line], gold: str) -> np.ndarray:
+    """1 for dump lines whose shingles mostly occur in the gold body, else 0."""
+    g = _TOKEN_RE.findall(gold)
+    grams = {n: {tuple(g[i:i + n]) for i in range(len(g) - n + 1)} for n in (1, 2, 3, 4)}
+    out = []
+    for line in lines:
+        t = _TOKEN_RE.findall(line.raw)
+        if not t:
+            out.append(0)
+        elif len(t) < 4:
+            out.append(int(tuple(t) in grams[len(t)]))
+        else:
+            sh = [tuple(t[i:i + 4]) for i in range(len(t) - 3)]
+            out.append(int(sum(s in grams[4] for s in sh) / len(sh) >= 0.5))
+    return np.array(out)
+
+
+def load_pages() -> list[dict]:
+    """Lines, rule reasons, stage-1 features and labels of every dev page."""
+    pages = []
+    for dump in sorted((DEV / "dumps").glob("*.txt")):
+        text = dump.read_text(encoding="utf-8")
+        lines = clean._page_lines(text)
+        rules = clean._rule_reasons(lines, clean.furniture_lines([text]))
+        pages.append({
+            "id": dump.stem,
+            "lines": lines,
+            "rules": rules,
+            "x1": clean._line_features(lines, rules),
+            "y": line_labels(lines, (DEV / "gold" / dump.name).read_text(encoding="utf-8")),
+        })
+    return pages
+
+
+def fit_lr(x: np.ndarray, y: np.ndarray) -> dict:
+    """Standardised L2 logistic regression, returned as JSON-ready weights."""
+    scaler = StandardScaler().fit(x)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    lr = LogisticRegression(C=C, max_iter=2000, random_state=SEED).fit((x - scaler.mean_) / scale, y)
+    return {"mean": scaler.mean_.tolist(), "scale": scale.tolist(), "coef": lr.coef_[0].tolist(),
+            "intercept": float(lr.intercept_[0])}
+
+
+def train(pages: list[dict]) -> dict:
+    """Fit stage 1 on all given pages, stage 2 on 5-fold out-of-fold stage-1 probabilities."""
+    x1 = np.vstack([p["x1"] for p in pages])
+    y = np.concatenate([p["y"] for p in pages])
+    stage1 = fit_lr(x1, y)
+    groups = np.concatenate([[i] * len(p["y"]) for i, p in enumerate(pages)])
+    oof = np.zeros(len(y))
+    for tr, te in GroupKFold(n_splits=min(5, len(pages))).split(x1, y, groups):
+        oof[te] = clean._predict(fit_lr(x1[tr], y[tr]), x1[te])
+    x2 = np.vstack([clean._context_features(oof[groups == i]) for i in range(len(pages))])
+    return {"stage1": stage1, "stage2": fit_lr(x2, y), "threshold": THRESHOLD}
+
+
+def predict_body(model: dict, page: dict) -> str:
+    """The body the cleaner would output for a page under ``model`` (same rules as clean_page)."""
+    p1 = clean._predict(model["stage1"], page["x1"])
+    p2 = clean._predict(model["stage2"], clean._context_features(p1))
+    return "\n\n".join(l.text for l, p, r in zip(page["lines"], p2, page["rules"]) if p >= model["threshold"] and r is None)
+
+
+def report(name: str, pages: list[dict], bodies: dict[str, str], score) -> None:
+    gold = {p["id"]: (DEV / "gold" / f"{p['id']}.txt").read_text(encoding="utf-8") for p in pages}
+    res = score.evaluate(gold, bodies, 4, 0)["macro"]
+    print(f"{name}: F1 {res['f1']:.3f}  P {res['precision']:.3f}  R {res['recall']:.3f}")
+
+
+def main(argv: list[str]) -> int:
+    if not (DEV / "score.py").exists():
+        print(f"skipped: {DEV} not found")
+        return 0
+    score = _scorer()
+    pages = load_pages()
+    model = train(pages)
+    report("in-sample (train = test, 45 pages)", pages, {p["id"]: predict_body(model, p) for p in pages}, score)
+    if "--cv" in argv:
+        bodies = {}
+        for i, page in enumerate(pages):
+            bodies[page["id"]] = predict_body(train(pages[:i] + pages[i + 1:]), page)
+        report("leave-one-site-out CV (45 folds)", pages, bodies, score)
+    out = ROOT / "toolkit" / "resources" / clean.MODEL_FILE
+    out.parent.mkdir(exist_ok=True)
+    rounded = json.loads(json.dumps(model), parse_float=lambda v: round(float(v), 6))
+    out.write_text(json.dumps(rounded, indent=None) + "\n", encoding="utf-8")
+    print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

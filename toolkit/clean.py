@@ -1,0 +1,705 @@
+"""Turn whole-page plain-text dumps into articles, accounting for every removed line.
+
+A page dump is what a browser's "select all, copy" gives: menus, tickers, the
+headline, dek, byline, the article, captions, teasers of other stories, donation
+boxes and footers, one block per line. :func:`clean_page` keeps the article body
+(paragraphs, sub-headings marked) and puts every other non-blank line in
+``removed`` with a reason from :data:`REASONS`.
+
+How it works (no library does boilerplate removal on *text* rather than HTML;
+jusText and trafilatura need the DOM, so the line logic is hand-written, in the
+spirit of jusText's good/bad/near-good classification with context smoothing):
+
+1. Pattern rules tag lines that are furniture whatever their context (calls to
+   action, share bars, newsletter boxes, image credits, copyright, tag lists),
+   and lines repeated across pages of the corpus (:func:`furniture_lines`).
+2. Every line gets a content score from its shape: length, stopword density
+   (jusText's stoplist), terminal punctuation, capitalisation, bullets.
+3. The article is the densest contiguous run of prose (maximum-sum segment of
+   the smoothed scores); short lines inside it are kept when they sit between
+   prose lines (sub-headings, one-line paragraphs).
+4. Lines before the article yield title, dek, byline, date and source credit;
+   lines after it are teasers, newsletter boxes and footers.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: File name of the line-classifier weights under ``toolkit/resources``.
+MODEL_FILE = "clean_line_model.json"
+
+#: Every reason a line can be removed for, with what it means.
+REASONS: dict[str, str] = {
+    "title": "the article's headline (or a repeat of it)",
+    "dek": "the standfirst / summary line under the headline",
+    "byline": "author line (By …)",
+    "date": "publication date or date/time-only line",
+    "source-credit": "credit to the original publisher (Source: …)",
+    "menu": "navigation, section labels, breadcrumbs, bullet lists of links",
+    "ticker": "run of headlines of other stories before the article (breaking-news ticker, trending)",
+    "teaser": "headline or lede of another story after the article (related, most read, read next)",
+    "caption": "image caption or photo/image credit",
+    "cta": "call to action (keep reading, show more, read more, click here, donate, follow us)",
+    "share": "share/social buttons and comment counters",
+    "newsletter": "newsletter or subscription box",
+    "tags": "tag or topic list",
+    "ad": "advertisement marker",
+    "footer": "copyright, legal and site-information lines",
+    "repeated-across-pages": "line that recurs on other pages of the corpus (site furniture)",
+    "before-article-start": "other line above the article",
+    "after-article-end": "other line below the article",
+    "boilerplate": "short non-prose line inside the article run that is not a sub-heading",
+}
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One body paragraph; ``is_heading`` marks a sub-heading."""
+
+    text: str
+    is_heading: bool
+
+
+@dataclass(frozen=True)
+class RemovedLine:
+    """A non-blank input line that is not body text; ``line_no`` is 1-based."""
+
+    line_no: int
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CleanedPage:
+    """The article extracted from one page dump, and the account of what was removed."""
+
+    title: str | None
+    dek: str | None
+    byline: str | None
+    published: str | None
+    outlet: str | None
+    source_credit: str | None
+    paragraphs: tuple[Paragraph, ...]
+    removed: tuple[RemovedLine, ...]
+
+    @property
+    def body(self) -> str:
+        """The paragraphs joined by a blank line (no title, dek, byline or captions)."""
+        return "\n\n".join(p.text for p in self.paragraphs)
+
+
+# ----------------------------------------------------------------------------- patterns
+
+_BULLET_RE = re.compile(r"^\s*(?:[•·▪►◦‣∙*\-–—]\s*)+")
+_WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
+_TERMINAL_RE = re.compile(r"[.!?…][\"'”’»)\]]*$")
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"), ("dec", "december"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+_MONTH_ALT = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE_PATTERNS = (
+    re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)\b"),
+    re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mon>{_MONTH_ALT})\.?,?\s+(?P<y>(?:19|20)\d\d)\b", re.I),
+    re.compile(rf"\b(?P<mon>{_MONTH_ALT})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>(?:19|20)\d\d)\b", re.I),
+    re.compile(r"\b(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>(?:19|20)\d\d)\b"),
+)
+_TIME_RE = re.compile(r"\b\d{1,2}[:.]\d\d(?:\s*[ap]\.?m\.?)?\b|\b\d{1,2}\s*[ap]\.?m\.?\b", re.I)
+_DATE_NOISE_RE = re.compile(
+    r"\b(?:published|updated|posted|last|modified|on|at|am|pm|gmt|utc|[ecmp][sd]t|bst|cet|"
+    r"mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"min|mins|minute|minutes|read|hours?|ago)\b",
+    re.I,
+)
+_BYLINE_RE = re.compile(r"^(?:written\s+|reported\s+|words\s+|story\s+)?by\s+\S|^authors?:\s*\S", re.I)
+_SOURCE_RE = re.compile(r"^(?:source|via|originally published (?:by|in|at))\s*:?\s+\S", re.I)
+_CAPTION_RE = re.compile(
+    r"^(?:top\s+)?(?:image|photo|picture|photograph|video|illustration|graphic|lead image|featured image)"
+    r"(?:\s+credits?)?\s*[:|]"
+    r"|^(?:credits?|photo credits?|image credits?)\s*[:|]"
+    r"|^above:\s|^pictured(?:\s+above)?:|\((?:photo|image|picture)(?:\s+by)?:?[^)]*\)$"
+    r"|^(?:[A-Z][\w.\-]*\s?){1,4}/(?:\s?[A-Z][\w.\-]*){1,4}$"
+    r"|\b(?:getty images|shutterstock|afp via getty|ap photo|reuters/|/reuters|istock|alamy)\b",
+    re.I,
+)
+_CTA_RE = re.compile(
+    r"\b(?:keep reading|read more|show (?:more|less)|continue reading|read next|read the original|"
+    r"click here|tap here|learn more|see more|load more|view (?:all|more)|more stories|"
+    r"donate|support (?:us|our|independent)|become a (?:member|subscriber|patron)|"
+    r"follow us|like us on|sign in|log ?in|register|create (?:an|a free) account|download (?:the|our) app|"
+    r"skip to (?:main )?content|back to top|scroll to|jump to)\b",
+    re.I,
+)
+_NEWSLETTER_RE = re.compile(
+    r"\b(?:newsletters?|subscribe|subscription|sign up|signup|inbox|e-?mail address|your email|"
+    r"unsubscribe|mailing list)\b",
+    re.I,
+)
+_SHARE_RE = re.compile(
+    r"^(?:share|tweet|email|e-mail|print|copy link|copy|save|comments?|reply|like|pin|"
+    r"facebook|twitter|x|linkedin|whatsapp|reddit|pinterest|telegram|flipboard|messenger|"
+    r"instagram|youtube|tiktok|rss|google\+?|share (?:this|on \w+)(?: article| story| page)?|"
+    r"\d+\s+(?:comments?|shares?|replies|likes)|share this:?|follow)\W*$",
+    re.I,
+)
+_AD_RE = re.compile(r"^(?:advertisement|advertising|sponsored(?: content)?|ad|paid content|promoted)\W*$", re.I)
+_FOOTER_RE = re.compile(
+    r"©|\(c\)\s*(?:19|20)\d\d|\ball rights reserved\b|\bprivacy policy\b|\bterms (?:of (?:use|service)|and conditions|& conditions)\b|"
+    r"\bcookie (?:policy|settings|preferences)\b",
+    re.I,
+)
+_TAGS_RE = re.compile(r"^(?:tags?|topics?|tagged|filed under|related topics|categories|keywords)\s*:?", re.I)
+_TEASER_HEADER_RE = re.compile(
+    r"^(?:related(?: news| articles| stories| content| posts| coverage)?|read next|most read|most popular|"
+    r"popular(?: posts| now| stories)?|trending(?: now| stories)?|latest(?: news| stories| posts)?|"
+    r"more (?:from|on|in|stories|news)\b.*|recommended(?: for you| stories)?|you may (?:also )?like.*|"
+    r"you might (?:also )?like.*|up next|what to read next|editor'?s picks|top stories|also read.*|"
+    r"see also|further reading|in other news|around the web|from around the web|more news)\W*$",
+    re.I,
+)
+_SITE_WORDS_RE = re.compile(r"\b(?:english|news|times|post|daily|herald|tribune|journal|media|press|gazette)\b", re.I)
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    """jusText's English stoplist (the list its paragraph classifier uses)."""
+    import justext
+
+    return frozenset(justext.get_stoplist("English"))
+
+
+# ----------------------------------------------------------------------------- line shape
+
+
+def _strip_bullet(text: str) -> tuple[str, bool]:
+    """Return the line without leading bullets/whitespace and whether it had a bullet."""
+    m = _BULLET_RE.match(text)
+    if m and m.end() < len(text):
+        return text[m.end():].strip(), True
+    return text.strip(), False
+
+
+def _norm_key(text: str) -> str:
+    """Key used to compare lines across pages: bullets, case and spacing ignored."""
+    return " ".join(_strip_bullet(text)[0].lower().split())
+
+
+@dataclass(frozen=True)
+class _Line:
+    no: int
+    raw: str
+    text: str
+    bullet: bool
+    words: int
+    stop_density: float
+    terminal: bool
+    cap_ratio: float
+
+
+def _make_line(no: int, raw: str) -> _Line:
+    text, bullet = _strip_bullet(raw)
+    words = _WORD_RE.findall(text)
+    n = len(words)
+    stops = _stopwords()
+    n_stop = sum(1 for w in words if w.lower() in stops)
+    alpha = [w for w in words if w[0].isalpha()]
+    caps = sum(1 for w in alpha if w[0].isupper())
+    return _Line(
+        no=no,
+        raw=raw,
+        text=text,
+        bullet=bullet,
+        words=n,
+        stop_density=n_stop / n if n else 0.0,
+        terminal=bool(_TERMINAL_RE.search(text)),
+        cap_ratio=caps / len(alpha) if alpha else 1.0,
+    )
+
+
+def _prose_score(line: _Line) -> float:
+    """Content score of one line from its shape: > 0 looks like article prose.
+
+    Long lines dense in stopwords that end like sentences score high; short,
+    capitalised, unpunctuated lines (menus, headlines) score low.
+    """
+    if line.words == 0:
+        return -3.0
+    s = min(line.words, 60) / 12.0 - 1.0
+    s += 4.0 * (line.stop_density - 0.3)
+    s += 0.8 if line.terminal else -0.6
+    if line.words >= 4:
+        s -= 1.5 * max(0.0, line.cap_ratio - 0.6)
+    if line.bullet:
+        s -= 0.5
+    return s
+
+
+def _is_headline_shape(line: _Line) -> bool:
+    """Headline-like: 3–30 words, no sentence-final period, not a date/byline/credit."""
+    return (
+        3 <= line.words <= 30
+        and not line.text.endswith(".")
+        and not _BYLINE_RE.search(line.text)
+        and _parse_date(line.text) is None
+    )
+
+
+# ----------------------------------------------------------------------------- metadata
+
+
+def _parse_date(text: str) -> str | None:
+    """First date in ``text`` as ISO ``YYYY-MM-DD``, or None."""
+    for pat in _DATE_PATTERNS:
+        m = pat.search(text)
+        if not m:
+            continue
+        g = m.groupdict()
+        month = int(g["m"]) if g.get("m") else _MONTHS[g["mon"].lower().rstrip(".")]
+        try:
+            return date(int(g["y"]), month, int(g["d"])).isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _is_date_line(text: str) -> bool:
+    """True when the line is a date/time stamp with little else (≤ 3 other words)."""
+    if _parse_date(text) is None and not _TIME_RE.search(text):
+        return False
+    rest = text
+    for pat in _DATE_PATTERNS:
+        rest = pat.sub(" ", rest)
+    rest = _DATE_NOISE_RE.sub(" ", _TIME_RE.sub(" ", rest))
+    return len(_WORD_RE.findall(rest)) <= 3
+
+
+def _rule_reason(line: _Line) -> str | None:
+    """Reason for lines that are furniture wherever they stand, else None."""
+    t = line.text
+    if _AD_RE.match(t):
+        return "ad"
+    if _SHARE_RE.match(t):
+        return "share"
+    if _CAPTION_RE.search(t) and line.words <= 80:
+        return "caption"
+    if line.words <= 40 and _FOOTER_RE.search(t):
+        return "footer"
+    if line.words <= 25 and _TAGS_RE.match(t):
+        return "tags"
+    if line.words <= 40 and _NEWSLETTER_RE.search(t) and line.stop_density < 0.6:
+        return "newsletter"
+    if line.words <= 15 and _CTA_RE.search(t):
+        return "cta"
+    if line.words <= 8 and _TEASER_HEADER_RE.match(t):
+        return "teaser"
+    return None
+
+
+# ----------------------------------------------------------------------------- line classifier
+
+
+def _best_span(scores: np.ndarray) -> tuple[int, int]:
+    """Maximum-sum contiguous segment ``[i, j)`` of ``scores`` (Kadane); (0, 0) if all ≤ 0."""
+    best, best_i, best_j = 0.0, 0, 0
+    cur, cur_i = 0.0, 0
+    for k, s in enumerate(scores.tolist()):
+        if cur <= 0:
+            cur, cur_i = s, k
+        else:
+            cur += s
+        if cur > best:
+            best, best_i, best_j = cur, cur_i, k + 1
+    return best_i, best_j
+
+
+def _shift(x: np.ndarray, k: int, fill: float) -> np.ndarray:
+    """``x`` shifted so that row i holds x[i - k] (k > 0: previous lines), padded with ``fill``."""
+    out = np.full_like(x, fill)
+    if k > 0:
+        out[k:] = x[:-k]
+    elif k < 0:
+        out[:k] = x[-k:]
+    else:
+        out[:] = x
+    return out
+
+
+def _window_mean(x: np.ndarray, radius: int) -> np.ndarray:
+    """Mean of ``x`` over a window of ``radius`` lines either side (truncated at the edges)."""
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    idx = np.arange(len(x))
+    lo, hi = np.maximum(idx - radius, 0), np.minimum(idx + radius + 1, len(x))
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
+_RULE_GROUPS = (("caption",), ("cta", "share", "ad"), ("newsletter", "footer", "tags"), ("teaser",), ("repeated-across-pages",))
+
+
+def _line_features(lines: list[_Line], rules: list[str | None]) -> np.ndarray:
+    """Per-line shape features plus the same features of neighbouring lines (stage 1).
+
+    Columns: word-count bins, log length, stopword density, terminal/colon
+    endings, capitalisation, bullets, digits, headline/date/byline shape, rule
+    groups, duplicates within the page, relative position, jusText-like prose
+    score of the line and of its neighbours (±1, ±2, window means ±3/±8), and
+    membership of / distance to the maximum-sum prose run.
+    """
+    n = len(lines)
+    counts = Counter(_norm_key(l.raw) for l in lines)
+    words = np.array([l.words for l in lines], dtype=float)
+    prose = np.array([(-2.0 if r is not None else _prose_score(l)) for l, r in zip(lines, rules)])
+    start, end = _best_span(np.convolve(prose, [0.2, 0.6, 0.2], mode="same"))
+    idx = np.arange(n)
+    dist = np.where(idx < start, start - idx, np.where(idx >= end, idx - end + 1, 0))
+    cols = [
+        words <= 3, (words > 3) & (words <= 8), (words > 8) & (words <= 15), (words > 15) & (words <= 30), words > 30,
+        np.log1p(words),
+        [l.stop_density for l in lines],
+        [l.terminal for l in lines],
+        [l.text.endswith(":") for l in lines],
+        [l.cap_ratio if l.words >= 3 else 0.5 for l in lines],
+        [l.bullet for l in lines],
+        [sum(ch.isdigit() for ch in l.text) / max(1, len(l.text)) for l in lines],
+        [_is_headline_shape(l) for l in lines],
+        [l.words <= 12 and _is_date_line(l.text) for l in lines],
+        [l.words <= 12 and bool(_BYLINE_RE.search(l.text)) for l in lines],
+        [l.text[:1].islower() for l in lines],
+        [l.text[:1] in "\"“‘'(" for l in lines],
+        [min(len(re.findall(r"[.!?][\"”’)]?\s+[A-Z“\"]", l.text)), 5) / 5 for l in lines],
+        [counts[_norm_key(l.raw)] > 1 for l in lines],
+        *[[r in g for r in rules] for g in _RULE_GROUPS],
+        idx / max(1, n - 1),
+        prose,
+        _shift(prose, 1, -3.0), _shift(prose, -1, -3.0), _shift(prose, 2, -3.0), _shift(prose, -2, -3.0),
+        _window_mean(prose, 3), _window_mean(prose, 8),
+        _shift(np.log1p(words), 1, 0.0), _shift(np.log1p(words), -1, 0.0),
+        (idx >= start) & (idx < end),
+        np.minimum(dist, 20) / 20,
+    ]
+    return np.column_stack([np.asarray(c, dtype=float) for c in cols]) if n else np.zeros((0, len(cols)))
+
+
+def _context_features(p: np.ndarray) -> np.ndarray:
+    """Stage-2 features from stage-1 probabilities: the line's own logit, neighbours,
+    window means, and where the line sits relative to the page's content mass."""
+    logit = np.log(np.clip(p, 1e-4, 1 - 1e-4) / np.clip(1 - p, 1e-4, 1))
+    mass = np.cumsum(p) / max(p.sum(), 1e-9)
+    start, end = _best_span(np.convolve(p - 0.5, [0.25, 0.5, 0.25], mode="same"))
+    idx = np.arange(len(p))
+    dist = np.where(idx < start, start - idx, np.where(idx >= end, idx - end + 1, 0))
+    cols = [
+        logit,
+        _shift(p, 1, 0.0), _shift(p, -1, 0.0), _shift(p, 2, 0.0), _shift(p, -2, 0.0), _shift(p, 3, 0.0), _shift(p, -3, 0.0),
+        _window_mean(p, 2), _window_mean(p, 5), _window_mean(p, 12),
+        mass, mass * (1 - mass),
+        (idx >= start) & (idx < end),
+        np.minimum(dist, 10) / 10,
+    ]
+    return np.column_stack([np.asarray(c, dtype=float) for c in cols])
+
+
+@lru_cache(maxsize=1)
+def _model() -> dict:
+    """The trained line classifier (JSON weights written by scripts/train_line_classifier.py)."""
+    path = Path(__file__).with_name("resources") / MODEL_FILE
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _predict(stage: dict, x: np.ndarray) -> np.ndarray:
+    """Logistic-regression probabilities with the stage's standardisation."""
+    z = ((x - np.asarray(stage["mean"])) / np.asarray(stage["scale"])) @ np.asarray(stage["coef"]) + stage["intercept"]
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _content_probabilities(lines: list[_Line], rules: list[str | None]) -> np.ndarray:
+    """Probability that each line is article body (two-stage stacked logistic regression)."""
+    if not lines:
+        return np.zeros(0)
+    model = _model()
+    p1 = _predict(model["stage1"], _line_features(lines, rules))
+    return _predict(model["stage2"], _context_features(p1))
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def furniture_lines(texts: Iterable[str], min_pages: int = 2) -> frozenset[str]:
+    """Lines that recur on at least ``min_pages`` of the given page dumps (site furniture).
+
+    Returns normalised keys (bullets, case and spacing ignored). Long prose lines
+    (15+ words ending like a sentence) are never furniture: rewrites and wire
+    copies share real paragraphs across outlets.
+    """
+    counts: Counter[str] = Counter()
+    for text in texts:
+        keys = set()
+        for raw in text.split("\n"):
+            if not raw.strip():
+                continue
+            line = _make_line(0, raw)
+            if line.words >= 15 and line.terminal and _rule_reason(line) is None:
+                continue
+            keys.add(_norm_key(raw))
+        counts.update(keys)
+    return frozenset(k for k, c in counts.items() if c >= min_pages and k)
+
+
+def _page_lines(text: str) -> list[_Line]:
+    """The non-blank lines of a page dump, with their 1-based line numbers."""
+    return [_make_line(i + 1, raw) for i, raw in enumerate(text.split("\n")) if raw.strip()]
+
+
+def _rule_reasons(lines: list[_Line], furniture: frozenset[str]) -> list[str | None]:
+    """Pattern-rule reason of each line, ``repeated-across-pages`` for corpus furniture.
+
+    After a teaser header inside the page ("Related News", "Most Read", …) the
+    following short unpunctuated lines are teasers until the next sentence.
+    """
+    out: list[str | None] = []
+    in_teasers = False
+    for line in lines:
+        r = _rule_reason(line)
+        if r is None and _norm_key(line.raw) in furniture:
+            r = "repeated-across-pages"
+        if r is None and in_teasers and line.words <= 20 and not line.terminal:
+            r = "teaser"
+        in_teasers = r == "teaser" or (in_teasers and r is not None)
+        out.append(r)
+    return out
+
+
+def clean_page(text: str, *, furniture: frozenset[str] = frozenset()) -> CleanedPage:
+    """Extract the article from one page dump.
+
+    ``furniture`` holds keys from :func:`furniture_lines`; matching lines are
+    removed as ``repeated-across-pages`` unless pattern rules give a more
+    specific reason. Every non-blank input line ends up in exactly one of
+    ``paragraphs`` or ``removed``.
+    """
+    lines = _page_lines(text)
+    rules = _rule_reasons(lines, furniture)
+    p = _content_probabilities(lines, rules)
+    threshold = _model()["threshold"]
+    kept = [k for k in range(len(lines)) if p[k] >= threshold and rules[k] is None]
+    reasons: dict[int, str] = {k: r for k, r in enumerate(rules) if r is not None}
+    start, end = (kept[0], kept[-1] + 1) if kept else (len(lines), len(lines))
+    kept_set = set(kept)
+    body = {k: _is_heading(lines, k, kept_set) for k in kept}
+    for k in range(start, end):
+        if k not in kept_set:
+            reasons.setdefault(k, "boilerplate")
+    meta = _metadata(lines, start, reasons, body)
+    for k in range(end, len(lines)):
+        reasons.setdefault(k, _after_reason(lines[k]))
+    for k in range(0, start):
+        reasons.setdefault(k, _before_reason(lines[k]))
+    paragraphs = tuple(Paragraph(lines[k].text, body[k]) for k in sorted(body))
+    removed = tuple(RemovedLine(lines[k].no, lines[k].raw, reasons[k]) for k in sorted(reasons))
+    return CleanedPage(paragraphs=paragraphs, removed=removed, **meta)
+
+
+def _is_heading(lines: list[_Line], k: int, kept: set[int]) -> bool:
+    """A kept line is a sub-heading when it is short, headline-shaped and the next line is kept prose."""
+    line = lines[k]
+    return (
+        1 <= line.words <= 14
+        and not line.text.endswith((".", ",", ";", "…"))
+        and (k + 1) in kept
+        and lines[k + 1].words > line.words
+    )
+
+
+def _before_reason(line: _Line) -> str:
+    if line.bullet or line.words <= 3:
+        return "menu"
+    if _is_headline_shape(line):
+        return "ticker"
+    return "before-article-start"
+
+
+def _after_reason(line: _Line) -> str:
+    if line.bullet and line.words <= 4:
+        return "tags"
+    if _is_date_line(line.text):
+        return "date"
+    if line.words <= 3:
+        return "menu"
+    return "teaser"
+
+
+def _metadata(lines: list[_Line], start: int, reasons: dict[int, str], body: dict[int, bool]) -> dict:
+    """Title, dek, byline, date, source credit and outlet from the lines above the article.
+
+    Marks the lines it uses in ``reasons``. The title is the headline-shaped line
+    above the body that shares the most words with the body's opening (ties:
+    the nearest to the body); the dek is a sentence-shaped line right after it.
+    """
+    lead = set()
+    for k in sorted(body)[:4]:
+        lead.update(w.lower() for w in _WORD_RE.findall(lines[k].text) if w.lower() not in _stopwords())
+    byline = published = source = title = dek = None
+    window = range(max(0, start - 25), start)
+    for k in window:
+        line = lines[k]
+        if k in reasons and reasons[k] not in ("caption",):
+            continue
+        if byline is None and line.words <= 12 and _BYLINE_RE.search(line.text):
+            byline = re.sub(r"^(?:written\s+|reported\s+)?by\s+|^authors?:\s*", "", line.text, flags=re.I).strip()
+            reasons[k] = "byline"
+        elif source is None and line.words <= 12 and _SOURCE_RE.search(line.text):
+            source = line.text
+            reasons[k] = "source-credit"
+        elif _is_date_line(line.text):
+            if published is None:
+                published = _parse_date(line.text)
+            reasons[k] = "date"
+    best, best_key = None, None
+    for k in window:
+        line = lines[k]
+        if k in reasons or not _is_headline_shape(line) or line.words < 4:
+            continue
+        words = {w.lower() for w in _WORD_RE.findall(line.text) if w.lower() not in _stopwords()}
+        overlap = len(words & lead) / max(1, len(words))
+        key = (overlap, k)
+        if best_key is None or key > best_key:
+            best, best_key = k, key
+    if best is not None:
+        title = lines[best].text
+        tkey = _norm_key(title)
+        for k in window:
+            nk = _norm_key(lines[k].raw)
+            if k not in reasons and (nk == tkey or (nk.endswith(tkey) and len(nk) > len(tkey))):
+                reasons[k] = "title" if nk == tkey else "menu"
+        nxt = next((j for j in range(best + 1, start) if j not in reasons), None)
+        if nxt is not None and lines[nxt].words >= 6 and lines[nxt].words <= 60:
+            dek = lines[nxt].text
+            reasons[nxt] = "dek"
+    if published is None:
+        for k in window:
+            if reasons.get(k) == "date":
+                published = _parse_date(lines[k].text)
+                break
+    return {
+        "title": title,
+        "dek": dek,
+        "byline": byline,
+        "published": published,
+        "outlet": _guess_outlet(lines, byline),
+        "source_credit": source,
+    }
+
+
+def _guess_outlet(lines: list[_Line], byline: str | None) -> str | None:
+    """Outlet name: a byline naming the site, a short line repeated at page top and bottom, or ©."""
+    if not lines:
+        return None
+    counts = Counter(_norm_key(l.raw) for l in lines)
+    if byline and counts.get(byline.lower(), 0) >= 1 and _SITE_WORDS_RE.search(byline):
+        return byline
+    first = lines[0]
+    if 1 <= first.words <= 5 and counts[_norm_key(first.raw)] >= 2 and _rule_reason(first) is None:
+        return first.text
+    for line in lines:
+        m = re.search(r"©\s*(?:(?:19|20)\d\d\s*)?([A-Z][\w&.' -]{2,40}?)(?:\.|,|\s+all rights|$)", line.text, re.I)
+        if m:
+            return m.group(1).strip()
+    return None
+
+
+def _split_paragraphs(text: str) -> tuple[Paragraph, ...]:
+    """Paragraphs of already-extracted text: blocks separated by blank lines."""
+    blocks = re.split(r"\n\s*\n", text or "")
+    return tuple(Paragraph(" ".join(b.split()), False) for b in blocks if b.strip())
+
+
+def _meta_value(row: pd.Series, col: str) -> str | None:
+    v = row.get(col)
+    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA or v is pd.NaT:
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def clean_documents(documents: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Clean every document into articles, removed lines and paragraphs.
+
+    Input ``documents``: doc_id, format, raw_text (plus source_path, encoding,
+    n_bytes) and optional title, outlet, published, url, author. Rows with
+    format ``txt``/``md`` are page dumps cleaned with :func:`clean_page`, using
+    furniture computed over all page dumps of the call; other formats are
+    already-extracted text split into paragraphs at blank lines.
+
+    Returns ``(articles, removed, paragraphs)``:
+
+    - articles: doc_id, outlet, title, dek, byline, published, url,
+      source_credit, text, n_words (one row per document, input order; source
+      metadata columns win over guesses).
+    - removed: doc_id, line_no, text, reason.
+    - paragraphs: doc_id, para_id, text, is_heading, start, end (character
+      offsets into the article text).
+    """
+    is_dump = documents["format"].isin(["txt", "md"]) if len(documents) else pd.Series([], dtype=bool)
+    furniture = furniture_lines(documents.loc[is_dump, "raw_text"].fillna("")) if is_dump.any() else frozenset()
+    art_rows, rem_rows, par_rows = [], [], []
+    for (_, row), dump in zip(documents.iterrows(), is_dump):
+        doc_id = str(row["doc_id"])
+        raw = row.get("raw_text")
+        raw = "" if raw is None or (isinstance(raw, float) and pd.isna(raw)) else str(raw)
+        if dump:
+            page = clean_page(raw, furniture=furniture)
+        else:
+            page = CleanedPage(None, None, None, None, None, None, _split_paragraphs(raw), ())
+        text = page.body
+        pos = 0
+        for pid, para in enumerate(page.paragraphs):
+            start = text.index(para.text, pos)
+            end = start + len(para.text)
+            par_rows.append((doc_id, pid, para.text, para.is_heading, start, end))
+            pos = end
+        for r in page.removed:
+            rem_rows.append((doc_id, r.line_no, r.text, r.reason))
+        published = _meta_value(row, "published")
+        if published is not None:
+            published = _parse_date(published) or published
+        art_rows.append(
+            {
+                "doc_id": doc_id,
+                "outlet": _meta_value(row, "outlet") or page.outlet,
+                "title": _meta_value(row, "title") or page.title,
+                "dek": page.dek,
+                "byline": _meta_value(row, "author") or page.byline,
+                "published": published or page.published,
+                "url": _meta_value(row, "url"),
+                "source_credit": page.source_credit,
+                "text": text,
+                "n_words": len(_WORD_RE.findall(text)),
+            }
+        )
+    articles = pd.DataFrame(
+        art_rows,
+        columns=["doc_id", "outlet", "title", "dek", "byline", "published", "url", "source_credit", "text", "n_words"],
+    )
+    articles["n_words"] = articles["n_words"].astype("int64")
+    removed = pd.DataFrame(rem_rows, columns=["doc_id", "line_no", "text", "reason"]).astype({"line_no": "int64"})
+    paragraphs = pd.DataFrame(par_rows, columns=["doc_id", "para_id", "text", "is_heading", "start", "end"]).astype(
+        {"para_id": "int64", "is_heading": bool, "start": "int64", "end": "int64"}
+    )
+    return articles, removed, paragraphs

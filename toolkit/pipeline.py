@@ -1,0 +1,237 @@
+"""Running the stages in order; the :class:`Corpus` object holding every table.
+
+The pipeline holds no stage logic. It wires pure functions together::
+
+    load_documents → clean_documents → apply_manifest → split_sentences → find_derivations
+        → actors.run → sentiment.run → framing.run → topics.run
+
+and, when given an output folder, caches each stage's tables there under a key that
+hashes everything the stage depends on (input bytes, manifest, reporter data files,
+options, the package's own source), so a re-run with unchanged inputs reads Parquet
+instead of recomputing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .clean import clean_documents
+from .corpus import LoadLimits, apply_manifest, load_documents, read_manifest
+from .dedup import find_derivations, mark_derivations, rewrite_diff
+from .segment import split_sentences
+from .store import StageStore, files_fingerprint, fingerprint
+
+#: Analysis stages in the order they run: (name, module). Later stages may read the
+#: tables of earlier ones (sentiment and framing read ``mentions``).
+ANALYSES: tuple[tuple[str, str], ...] = (
+    ("actors", "toolkit.actors"),
+    ("sentiment", "toolkit.sentiment"),
+    ("framing", "toolkit.framing"),
+    ("topics", "toolkit.topics"),
+)
+#: Chart modules, each exposing ``figures(tables) -> list[Figure]``, with the stage
+#: whose tables they draw (``corpus`` is always present).
+CHART_MODULES: tuple[tuple[str, str], ...] = (
+    ("corpus", "toolkit.charts.corpus"),
+    ("actors", "toolkit.charts.actors"),
+    ("sentiment", "toolkit.charts.tone"),
+    ("framing", "toolkit.charts.framing"),
+    ("topics", "toolkit.charts.topics"),
+)
+
+ARTICLE_COLUMNS = [
+    "doc_id", "outlet", "title", "dek", "byline", "published", "url", "source_credit",
+    "text", "n_words", "derived_from", "similarity_to_source",
+]
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: the working directory) holding ``data/corpus.csv``.
+
+    Lets notebooks (run from ``notebooks/``) and the command line (run from the
+    repository root) use the same defaults. Falls back to ``start`` itself.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "data" / "corpus.csv").is_file():
+            return folder
+    return here
+
+
+@dataclass
+class Corpus:
+    """All tables of an analysed corpus, by name (see DESIGN.md for their columns).
+
+    Tables are reachable as attributes (``corpus.sentences``) or by name
+    (``corpus["sentences"]``). ``corpus.tables`` is the plain dict; ``corpus.stages``
+    names the stages that produced them.
+    """
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    stages: tuple[str, ...] = ("corpus",)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(f"no table '{name}' (available: {', '.join(sorted(tables))})")
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.tables
+
+    def summary(self) -> pd.DataFrame:
+        """One row per outlet: articles, words, sentences (the small-n picture at a glance)."""
+        arts = self.tables["articles"]
+        sents = self.tables["sentences"].merge(arts[["doc_id", "outlet"]], on="doc_id", how="left")
+        by = arts.assign(outlet=arts["outlet"].fillna("(unknown outlet)")).groupby("outlet", sort=True)
+        out = by.agg(articles=("doc_id", "size"), words=("n_words", "sum")).reset_index()
+        n_sent = sents.assign(outlet=sents["outlet"].fillna("(unknown outlet)")).groupby("outlet").size()
+        out["sentences"] = out["outlet"].map(n_sent).fillna(0).astype("int64")
+        return out
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={len(v)}" for k, v in self.tables.items())
+        return f"Corpus({sizes})"
+
+
+def _code_fingerprint() -> str:
+    """Hash of the package's source, so changed code never reuses stale tables."""
+    package = Path(__file__).parent
+    return files_fingerprint(sorted(package.rglob("*.py")))
+
+
+def corpus_tables(
+    documents: pd.DataFrame, rejects: pd.DataFrame, manifest: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
+    """From loaded documents to the corpus tables (pure).
+
+    Returns ``documents``, ``rejects``, ``articles``, ``removed``, ``paragraphs``,
+    ``sentences``, ``derivations`` and ``rewrite_diff``.
+    """
+    articles, removed, paragraphs = clean_documents(documents)
+    if manifest is not None and not manifest.empty:
+        articles = apply_manifest(articles, documents, manifest)
+    sentences = split_sentences(paragraphs)
+    derivations = find_derivations(articles, sentences)
+    articles = mark_derivations(articles, derivations).reindex(columns=ARTICLE_COLUMNS)
+    return {
+        "documents": documents,
+        "rejects": rejects,
+        "articles": articles,
+        "removed": removed,
+        "paragraphs": paragraphs,
+        "sentences": sentences,
+        "derivations": derivations,
+        "rewrite_diff": rewrite_diff(sentences, articles),
+    }
+
+
+def _resolve(paths, manifest, data_dir) -> tuple[list[Path], Path | None, Path]:
+    root = project_root()
+    if paths is None:
+        paths = [root / "data" / "raw"]
+    elif isinstance(paths, (str, Path)):
+        paths = [paths]
+    if manifest is None:
+        candidate = root / "data" / "corpus.csv"
+        manifest = candidate if candidate.is_file() else None
+    data_dir = Path(data_dir) if data_dir is not None else root / "data"
+    return [Path(p) for p in paths], (Path(manifest) if manifest else None), data_dir
+
+
+def analyze(
+    paths: str | Path | Iterable[str | Path] | None = None,
+    *,
+    manifest: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    stages: Sequence[str] | None = None,
+    out: str | Path | None = None,
+    limits: LoadLimits = LoadLimits(),
+    progress: Callable[[str], None] | None = None,
+) -> Corpus:
+    """Load, clean and analyse a corpus; return a :class:`Corpus` with every table.
+
+    ``paths``: folder(s), glob(s) or files (default: the project's ``data/raw``).
+    ``manifest``: the per-file override table (default: ``data/corpus.csv`` when present).
+    ``data_dir``: where the reporter's ``actors.yml``, ``frames.yml`` and ``naming.yml``
+    live (default: the project's ``data/``). ``stages``: analysis stages to run, in
+    pipeline order (default: all of :data:`ANALYSES`; ``[]`` gives the corpus tables only).
+    ``out``: a folder for the Parquet tables and the stage cache; without it nothing is
+    written and nothing is reused. ``progress``: called with each stage's name as it starts.
+    """
+    paths, manifest_path, data_dir = _resolve(paths, manifest, data_dir)
+    wanted = [name for name, _ in ANALYSES] if stages is None else list(stages)
+    unknown = sorted(set(wanted) - {name for name, _ in ANALYSES})
+    if unknown:
+        raise ValueError(f"unknown stage(s): {', '.join(unknown)}")
+    store = StageStore(Path(out)) if out is not None else None
+    notify = progress or (lambda _name: None)
+
+    notify("corpus")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        documents, rejects = load_documents(paths, limits=limits)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    manifest_df = read_manifest(manifest_path) if manifest_path else None
+    code = _code_fingerprint()
+    key = fingerprint(
+        __version__, code, limits,
+        pd.util.hash_pandas_object(documents.drop(columns=["source_path"]), index=False).sum(),
+        documents["doc_id"].tolist(), rejects.to_csv(index=False),
+        manifest_path if manifest_path else None,
+    )
+    tables = store.get("corpus", key) if store else None
+    if tables is None:
+        tables = corpus_tables(documents, rejects, manifest_df)
+        if store:
+            store.put("corpus", key, tables)
+    tables = dict(tables)
+    cache_dir = Path(out) / "cache" if out is not None else None
+    for name, module_name in ANALYSES:
+        if name not in wanted:
+            continue
+        notify(name)
+        data_files = sorted(data_dir.glob("*.yml"))
+        key = fingerprint(key, name, files_fingerprint(data_files))
+        result = store.get(name, key) if store else None
+        if result is None:
+            module = importlib.import_module(module_name)
+            result = module.run(tables, data_dir=data_dir, cache_dir=cache_dir)
+            if store:
+                store.put(name, key, result)
+        tables.update(result)
+    return Corpus(tables, stages=("corpus", *(name for name, _ in ANALYSES if name in wanted)))
+
+
+def load_corpus(
+    paths: str | Path | Iterable[str | Path] | None = None,
+    *,
+    manifest: str | Path | None = None,
+    out: str | Path | None = None,
+    limits: LoadLimits = LoadLimits(),
+) -> Corpus:
+    """Load and clean a corpus without running any analysis (``analyze(..., stages=[])``)."""
+    return analyze(paths, manifest=manifest, stages=[], out=out, limits=limits)
+
+
+def figures(corpus: Corpus) -> list:
+    """Every chart of the analysed corpus, as :class:`toolkit.charts.Figure` objects, in a stable order.
+
+    Only stages that ran contribute charts.
+    """
+    figs = []
+    for stage, module_name in CHART_MODULES:
+        if stage in corpus.stages:
+            figs.extend(importlib.import_module(module_name).figures(corpus.tables))
+    return figs

@@ -1,0 +1,95 @@
+"""Parquet reading/writing and the content-hash cache of stage outputs.
+
+The store knows nothing about what a stage computes: a stage is a name, a key (a hash of
+everything its output depends on: input bytes, reporter data files, options and the
+package's own code) and the tables it produced. Files are written deterministically
+(stable column order, no index, fixed compression), so two runs on the same inputs give
+byte-identical Parquet files. Re-use is decided by content hash, never by mtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+STATE_FILE = "_stages.json"
+
+
+def fingerprint(*parts: object) -> str:
+    """SHA-256 (hex, 24 digits) of the parts; bytes are hashed as-is, paths by content, other values by ``repr``."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, Path):
+            h.update(part.read_bytes() if part.is_file() else f"<missing {part.name}>".encode())
+        elif isinstance(part, bytes):
+            h.update(part)
+        else:
+            h.update(repr(part).encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()[:24]
+
+
+def files_fingerprint(paths: Iterable[Path]) -> str:
+    """Fingerprint of a set of files by name and content (order-independent)."""
+    return fingerprint(*[(p.name, fingerprint(p)) for p in sorted(paths, key=lambda p: str(p))])
+
+
+def write_table(df: pd.DataFrame, path: Path) -> None:
+    """Write a table to Parquet deterministically (atomic rename; no index; zstd)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp, compression="zstd", row_group_size=50_000)
+    os.replace(tmp, path)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a Parquet table written by :func:`write_table`."""
+    return pq.read_table(path).to_pandas()
+
+
+class StageStore:
+    """The tables of a run in one folder, with the key each stage was computed under.
+
+    ``folder/<table>.parquet`` holds each table; ``folder/_stages.json`` maps each stage
+    to its key and table names. :meth:`get` returns a stage's tables only when the key
+    matches and every file is present.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._state_path = self.folder / STATE_FILE
+
+    def _state(self) -> dict:
+        try:
+            return json.loads(self._state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def get(self, stage: str, key: str) -> dict[str, pd.DataFrame] | None:
+        """The cached tables of ``stage`` computed under ``key``, or None."""
+        entry = self._state().get(stage)
+        if not entry or entry.get("key") != key:
+            return None
+        paths = {name: self.folder / f"{name}.parquet" for name in entry["tables"]}
+        if not all(p.is_file() for p in paths.values()):
+            return None
+        return {name: read_table(p) for name, p in paths.items()}
+
+    def put(self, stage: str, key: str, tables: Mapping[str, pd.DataFrame]) -> None:
+        """Write ``tables`` and record them as the output of ``stage`` under ``key``."""
+        for name, df in tables.items():
+            write_table(df, self.folder / f"{name}.parquet")
+        state = self._state()
+        state[stage] = {"key": key, "tables": sorted(tables)}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self._state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, self._state_path)
