@@ -393,6 +393,9 @@ def _line_features(lines: list[_Line], rules: list[str | None]) -> np.ndarray:
         _shift(np.log1p(words), 1, 0.0), _shift(np.log1p(words), -1, 0.0),
         (idx >= start) & (idx < end),
         np.minimum(dist, 20) / 20,
+        words / max(1.0, words.max(initial=0.0)),
+        prose - prose.max(initial=0.0),
+        _window_mean(prose, 3) - _window_mean(prose, 3).max(initial=0.0),
     ]
     return np.column_stack([np.asarray(c, dtype=float) for c in cols]) if n else np.zeros((0, len(cols)))
 
@@ -410,6 +413,8 @@ def _context_features(p: np.ndarray) -> np.ndarray:
         _shift(p, 1, 0.0), _shift(p, -1, 0.0), _shift(p, 2, 0.0), _shift(p, -2, 0.0), _shift(p, 3, 0.0), _shift(p, -3, 0.0),
         _window_mean(p, 2), _window_mean(p, 5), _window_mean(p, 12),
         mass, mass * (1 - mass),
+        p / max(p.max(initial=0.0), 1e-3),
+        _window_mean(p, 2) / max(_window_mean(p, 2).max(initial=0.0), 1e-3),
         (idx >= start) & (idx < end),
         np.minimum(dist, 10) / 10,
     ]
@@ -418,14 +423,48 @@ def _context_features(p: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _model() -> dict:
-    """The trained line classifier (JSON weights written by scripts/train_line_classifier.py)."""
+    """The trained line classifier (JSON written by scripts/train_line_classifier.py), compiled."""
     path = Path(__file__).with_name("resources") / MODEL_FILE
-    return json.loads(path.read_text(encoding="utf-8"))
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {"stage1": _compile_stage(raw["stage1"]), "stage2": _compile_stage(raw["stage2"]), "threshold": raw["threshold"]}
+
+
+def _compile_stage(stage: dict) -> dict:
+    """Turn a stage's JSON lists into numpy arrays.
+
+    A stage is a logistic regression (``mean``, ``scale``, ``coef``,
+    ``intercept``) or a gradient-boosted tree ensemble (``baseline``,
+    ``max_depth``, ``trees``: parallel lists feature/threshold/left/right/value,
+    ``left == -1`` marking a leaf).
+    """
+    if stage["kind"] == "logistic":
+        return {"kind": "logistic", "mean": np.asarray(stage["mean"]), "scale": np.asarray(stage["scale"]),
+                "coef": np.asarray(stage["coef"]), "intercept": float(stage["intercept"])}
+    trees = tuple(
+        (np.asarray(t["feature"], dtype=np.int64), np.asarray(t["threshold"], dtype=float),
+         np.asarray(t["left"], dtype=np.int64), np.asarray(t["right"], dtype=np.int64), np.asarray(t["value"], dtype=float))
+        for t in stage["trees"]
+    )
+    return {"kind": "trees", "baseline": float(stage["baseline"]), "max_depth": int(stage["max_depth"]), "trees": trees}
 
 
 def _predict(stage: dict, x: np.ndarray) -> np.ndarray:
-    """Logistic-regression probabilities with the stage's standardisation."""
-    z = ((x - np.asarray(stage["mean"])) / np.asarray(stage["scale"])) @ np.asarray(stage["coef"]) + stage["intercept"]
+    """Probabilities from one compiled stage (see :func:`_compile_stage`).
+
+    Trees are evaluated for all lines at once, one depth level per step, so
+    inference needs numpy only.
+    """
+    if stage["kind"] == "logistic":
+        z = ((x - stage["mean"]) / stage["scale"]) @ stage["coef"] + stage["intercept"]
+    else:
+        z = np.full(len(x), stage["baseline"])
+        rows = np.arange(len(x))
+        for feat, thr, left, right, value in stage["trees"]:
+            node = np.zeros(len(x), dtype=np.int64)
+            for _ in range(stage["max_depth"]):
+                go_left = x[rows, feat[node]] <= thr[node]
+                node = np.where(left[node] >= 0, np.where(go_left, left[node], right[node]), node)
+            z += value[node]
     return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -479,7 +518,7 @@ def _rule_reasons(lines: list[_Line], furniture: frozenset[str]) -> list[str | N
         r = _rule_reason(line)
         if r is None and _norm_key(line.raw) in furniture:
             r = "repeated-across-pages"
-        if r is None and in_teasers and line.words <= 20 and not line.terminal:
+        if r is None and in_teasers and 4 <= line.words <= 20 and not line.terminal:
             r = "teaser"
         in_teasers = r == "teaser" or (in_teasers and r is not None)
         out.append(r)

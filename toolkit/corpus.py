@@ -277,11 +277,15 @@ def _load_html(path: Path, limits: LoadLimits) -> dict:
     if not body.strip():
         raise RejectError("no article text found in the HTML (trafilatura extracted nothing)")
     meta = result or {}
+    paragraphs = [line.strip() for line in body.split("\n") if line.strip()]
+    title = (meta.get("title") or "").strip()
+    if len(paragraphs) > 1 and title and paragraphs[0].casefold() == title.casefold():
+        paragraphs = paragraphs[1:]
     return {
         "doc_id": path.name.split(".")[0],
         "source_path": str(path),
         "format": "html",
-        "raw_text": "\n\n".join(line for line in body.split("\n") if line.strip()),
+        "raw_text": "\n\n".join(paragraphs),
         "encoding": enc,
         "n_bytes": len(data),
         "title": meta.get("title"),
@@ -309,7 +313,6 @@ def _records_to_documents(
     """Turn ``(row_number, record)`` pairs of a tabular export into documents and rejects."""
     docs: list[dict] = []
     rejects: list[dict] = []
-    columns: dict[str, str] | None = None
     seen: dict[str, int] = {}
     for row_no, record in records:
         where = f"{path}#{unit}={row_no}"
@@ -319,13 +322,15 @@ def _records_to_documents(
         if not isinstance(record, dict):
             rejects.append({"source_path": where, "reason": f"{unit} {row_no} is not an object with named fields"})
             continue
-        if columns is None or "text" not in columns:
-            columns = _pick_columns(record.keys())
-            if "text" not in columns:
-                names = ", ".join(COLUMN_ALIASES["text"])
-                found = ", ".join(map(str, record.keys())) or "none"
+        columns = _pick_columns(record.keys())
+        if "text" not in columns:
+            names = ", ".join(COLUMN_ALIASES["text"])
+            found = ", ".join(map(str, record.keys())) or "none"
+            if fmt == "csv":
                 rejects.append({"source_path": str(path), "reason": f"no text column (looked for {names}; found {found})"})
                 return docs, rejects
+            rejects.append({"source_path": where, "reason": f"{unit} {row_no}: no text field (looked for {names}; found {found})"})
+            continue
         raw = record.get(columns["text"])
         text = normalize_text(str(raw)) if raw is not None and not (isinstance(raw, float) and pd.isna(raw)) else ""
         if not text.strip():

