@@ -68,6 +68,9 @@ def timed(label: str, n: int, func) -> None:
 
 def throughput(limit: int) -> None:
     """Print scoring throughput on scale-corpus sentences."""
+    if limit <= 0:
+        print("throughput: skipped (--max-sentences 0)")
+        return
     if not SCALE.exists():
         print(f"throughput: skipped ({SCALE} not found)")
         return

@@ -19,7 +19,7 @@ Honest estimate: leave-one-page-out cross-validation of the whole procedure
 (every page is a different site, so this is leave-one-site-out), scored with
 the benchmark's ``score.py``. In-sample figures are printed next to it.
 
-Usage: ``.venv/bin/python scripts/train_line_classifier.py [--cv] [--logistic]``
+Usage: ``.venv/bin/python scripts/train_line_classifier.py [--cv]``
 """
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
@@ -44,8 +43,6 @@ from toolkit import clean  # noqa: E402
 SEED = 0
 C = 0.5
 THRESHOLD = 0.5
-TREES = 120
-DEPTH = 3
 CV_FOLDS = 9
 _TOKEN_RE = re.compile(r"\w+")
 
@@ -96,42 +93,21 @@ def fit_lr(x: np.ndarray, y: np.ndarray) -> dict:
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     lr = LogisticRegression(C=C, max_iter=2000, random_state=SEED).fit((x - scaler.mean_) / scale, y)
-    return {"kind": "logistic", "mean": scaler.mean_.tolist(), "scale": scale.tolist(),
+    return {"mean": scaler.mean_.tolist(), "scale": scale.tolist(),
             "coef": lr.coef_[0].tolist(), "intercept": float(lr.intercept_[0])}
 
 
-def fit_trees(x: np.ndarray, y: np.ndarray) -> dict:
-    """Gradient-boosted shallow trees, returned as JSON-ready parallel lists per tree."""
-    gb = GradientBoostingClassifier(n_estimators=TREES, max_depth=DEPTH, learning_rate=0.1, subsample=0.8,
-                                    min_samples_leaf=20, random_state=SEED).fit(x, y)
-    trees = []
-    for est in gb.estimators_[:, 0]:
-        t = est.tree_
-        leaf = t.children_left < 0
-        trees.append({
-            "feature": np.where(leaf, 0, t.feature).tolist(),
-            "threshold": np.where(leaf, 0.0, t.threshold).tolist(),
-            "left": t.children_left.tolist(),
-            "right": t.children_right.tolist(),
-            "value": (gb.learning_rate * t.value[:, 0, 0]).tolist(),
-        })
-    tree_sum = sum(tr["value"][est.tree_.apply(x[:1].astype(np.float32))[0]] for tr, est in zip(trees, gb.estimators_[:, 0]))
-    return {"kind": "trees", "baseline": float(gb.decision_function(x[:1])[0] - tree_sum), "max_depth": DEPTH,
-            "trees": trees}
-
-
-def train(pages: list[dict], kind: str) -> dict:
+def train(pages: list[dict]) -> dict:
     """Fit stage 1 on all given pages, stage 2 on 5-fold out-of-fold stage-1 probabilities."""
-    fit = fit_trees if kind == "trees" else fit_lr
     x1 = np.vstack([p["x1"] for p in pages])
     y = np.concatenate([p["y"] for p in pages])
-    stage1 = fit(x1, y)
+    stage1 = fit_lr(x1, y)
     groups = np.concatenate([[i] * len(p["y"]) for i, p in enumerate(pages)])
     oof = np.zeros(len(y))
     for tr, te in GroupKFold(n_splits=min(5, len(pages))).split(x1, y, groups):
-        oof[te] = clean._predict(clean._compile_stage(fit(x1[tr], y[tr])), x1[te])
+        oof[te] = clean._predict(clean._compile_stage(fit_lr(x1[tr], y[tr])), x1[te])
     x2 = np.vstack([clean._context_features(oof[groups == i]) for i in range(len(pages))])
-    return {"stage1": stage1, "stage2": fit(x2, y), "threshold": THRESHOLD}
+    return {"stage1": stage1, "stage2": fit_lr(x2, y), "threshold": THRESHOLD}
 
 
 def predict_body(model: dict, page: dict) -> str:
@@ -151,17 +127,16 @@ def main(argv: list[str]) -> int:
     if not (DEV / "score.py").exists():
         print(f"skipped: {DEV} not found")
         return 0
-    kind = "logistic" if "--logistic" in argv else "trees"
     score = _scorer()
     pages = load_pages()
-    model = train(pages, kind)
-    print(f"model: two-stage {kind}; {sum(len(p['y']) for p in pages)} lines from {len(pages)} pages")
+    model = train(pages)
+    print(f"model: two-stage logistic regression; {sum(len(p['y']) for p in pages)} lines from {len(pages)} pages")
     report("in-sample (train = test)", pages, {p["id"]: predict_body(model, p) for p in pages}, score)
     if "--cv" in argv:
         bodies = {}
         ids = np.arange(len(pages))
         for tr, te in GroupKFold(n_splits=CV_FOLDS).split(ids, ids, ids):
-            fold_model = train([pages[i] for i in tr], kind)
+            fold_model = train([pages[i] for i in tr])
             bodies.update({pages[i]["id"]: predict_body(fold_model, pages[i]) for i in te})
         report(f"{CV_FOLDS}-fold cross-validation by site (unseen sites)", pages, bodies, score)
     out = ROOT / "toolkit" / "resources" / clean.MODEL_FILE

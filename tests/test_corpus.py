@@ -215,3 +215,10 @@ def test_bundled_manifest_is_valid_and_covers_every_file():
     manifest = read_manifest(ROOT / "data" / "corpus.csv")
     assert sorted(manifest["file"]) == sorted(p.name for p in RAW.glob("*.txt"))
     assert manifest.set_index("file").loc["001_5fb1e9cc04ceade5.txt", "published"] == "2025-09-10"
+
+
+def test_articles_without_outlet_each_get_their_own_placeholder():
+    from toolkit.corpus import fill_unknown_outlets
+
+    articles = pd.DataFrame({"doc_id": ["a", "b", "c"], "outlet": [None, "Known", " "]})
+    assert fill_unknown_outlets(articles)["outlet"].tolist() == ["(unknown: a)", "Known", "(unknown: c)"]

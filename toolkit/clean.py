@@ -430,41 +430,14 @@ def _model() -> dict:
 
 
 def _compile_stage(stage: dict) -> dict:
-    """Turn a stage's JSON lists into numpy arrays.
-
-    A stage is a logistic regression (``mean``, ``scale``, ``coef``,
-    ``intercept``) or a gradient-boosted tree ensemble (``baseline``,
-    ``max_depth``, ``trees``: parallel lists feature/threshold/left/right/value,
-    ``left == -1`` marking a leaf).
-    """
-    if stage["kind"] == "logistic":
-        return {"kind": "logistic", "mean": np.asarray(stage["mean"]), "scale": np.asarray(stage["scale"]),
-                "coef": np.asarray(stage["coef"]), "intercept": float(stage["intercept"])}
-    trees = tuple(
-        (np.asarray(t["feature"], dtype=np.int64), np.asarray(t["threshold"], dtype=float),
-         np.asarray(t["left"], dtype=np.int64), np.asarray(t["right"], dtype=np.int64), np.asarray(t["value"], dtype=float))
-        for t in stage["trees"]
-    )
-    return {"kind": "trees", "baseline": float(stage["baseline"]), "max_depth": int(stage["max_depth"]), "trees": trees}
+    """A stage's JSON logistic-regression weights (mean, scale, coef, intercept) as numpy arrays."""
+    return {"mean": np.asarray(stage["mean"]), "scale": np.asarray(stage["scale"]),
+            "coef": np.asarray(stage["coef"]), "intercept": float(stage["intercept"])}
 
 
 def _predict(stage: dict, x: np.ndarray) -> np.ndarray:
-    """Probabilities from one compiled stage (see :func:`_compile_stage`).
-
-    Trees are evaluated for all lines at once, one depth level per step, so
-    inference needs numpy only.
-    """
-    if stage["kind"] == "logistic":
-        z = ((x - stage["mean"]) / stage["scale"]) @ stage["coef"] + stage["intercept"]
-    else:
-        z = np.full(len(x), stage["baseline"])
-        rows = np.arange(len(x))
-        for feat, thr, left, right, value in stage["trees"]:
-            node = np.zeros(len(x), dtype=np.int64)
-            for _ in range(stage["max_depth"]):
-                go_left = x[rows, feat[node]] <= thr[node]
-                node = np.where(left[node] >= 0, np.where(go_left, left[node], right[node]), node)
-            z += value[node]
+    """Logistic-regression probabilities from one compiled stage (standardise, dot, sigmoid)."""
+    z = ((x - stage["mean"]) / stage["scale"]) @ stage["coef"] + stage["intercept"]
     return 1.0 / (1.0 + np.exp(-z))
 
 

@@ -552,3 +552,16 @@ def apply_manifest(articles: pd.DataFrame, documents: pd.DataFrame, manifest: pd
             if value is not None and not (isinstance(value, float) and pd.isna(value)):
                 out.loc[hit, dest] = value
     return out
+
+
+def fill_unknown_outlets(articles: pd.DataFrame) -> pd.DataFrame:
+    """Give each article without a known outlet its own placeholder, ``(unknown: <doc_id>)``.
+
+    Two articles whose outlet neither the page nor the manifest names may come from
+    different outlets; pooling them under one "unknown" label would invent an outlet.
+    Each stays its own group until the reporter fills the manifest.
+    """
+    out = articles.copy()
+    missing = out["outlet"].isna() | (out["outlet"].astype(str).str.strip() == "")
+    out.loc[missing, "outlet"] = "(unknown: " + out.loc[missing, "doc_id"] + ")"
+    return out

@@ -23,8 +23,9 @@ import pandas as pd
 
 from . import __version__
 from .clean import clean_documents
-from .corpus import LoadLimits, apply_manifest, load_documents, read_manifest
+from .corpus import LoadLimits, apply_manifest, fill_unknown_outlets, load_documents, read_manifest
 from .dedup import find_derivations, mark_derivations, rewrite_diff
+from .report import outlet_summary, removal_reasons, removed_by_reason
 from .segment import split_sentences
 from .store import StageStore, files_fingerprint, fingerprint
 
@@ -91,13 +92,7 @@ class Corpus:
 
     def summary(self) -> pd.DataFrame:
         """One row per outlet: articles, words, sentences (the small-n picture at a glance)."""
-        arts = self.tables["articles"]
-        sents = self.tables["sentences"].merge(arts[["doc_id", "outlet"]], on="doc_id", how="left")
-        by = arts.assign(outlet=arts["outlet"].fillna("(unknown outlet)")).groupby("outlet", sort=True)
-        out = by.agg(articles=("doc_id", "size"), words=("n_words", "sum")).reset_index()
-        n_sent = sents.assign(outlet=sents["outlet"].fillna("(unknown outlet)")).groupby("outlet").size()
-        out["sentences"] = out["outlet"].map(n_sent).fillna(0).astype("int64")
-        return out
+        return self.tables["outlet_summary"]
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v)}" for k, v in self.tables.items())
@@ -116,15 +111,20 @@ def corpus_tables(
     """From loaded documents to the corpus tables (pure).
 
     Returns ``documents``, ``rejects``, ``articles``, ``removed``, ``paragraphs``,
-    ``sentences``, ``derivations`` and ``rewrite_diff``.
+    ``sentences``, ``derivations``, ``rewrite_diff``, and the descriptive
+    ``outlet_summary``, ``removed_by_reason`` and ``removal_reasons``.
     """
     articles, removed, paragraphs = clean_documents(documents)
     if manifest is not None and not manifest.empty:
         articles = apply_manifest(articles, documents, manifest)
+    articles = fill_unknown_outlets(articles)
     sentences = split_sentences(paragraphs)
     derivations = find_derivations(articles, sentences)
     articles = mark_derivations(articles, derivations).reindex(columns=ARTICLE_COLUMNS)
     return {
+        "outlet_summary": outlet_summary(articles, sentences),
+        "removed_by_reason": removed_by_reason(removed, articles),
+        "removal_reasons": removal_reasons(removed),
         "documents": documents,
         "rejects": rejects,
         "articles": articles,

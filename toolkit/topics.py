@@ -322,9 +322,15 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedding_model:
                                                       threshold=config.outlier_threshold))
         probability[(topics == UNASSIGNED) & (reassigned != UNASSIGNED)] = np.nan
         topics = reassigned
-        model.update_topics(texts, topics=topics.tolist(), top_n_words=config.top_n_words,
-                            vectorizer_model=model.vectorizer_model,
-                            representation_model=_representation(config))
+        bertopic_log = logging.getLogger("BERTopic")
+        level = bertopic_log.level
+        bertopic_log.setLevel(logging.ERROR)  # its warning about custom assignments is expected here
+        try:
+            model.update_topics(texts, topics=topics.tolist(), top_n_words=config.top_n_words,
+                                vectorizer_model=model.vectorizer_model,
+                                representation_model=_representation(config))
+        finally:
+            bertopic_log.setLevel(level)
     mapping = _renumber(topics)
     new_topics = np.array([mapping[t] for t in topics.tolist()], dtype=int)
     terms: dict[int, list[str]] = {}

@@ -109,12 +109,13 @@ def _according_to(token):
 
 
 def _paraphrase(verb) -> str:
-    """The reported content of a verb without direct quotes: its clausal or object complement."""
+    """The reported content of a verb without direct quotes: its clausal or object complement,
+    else whatever follows the verb in its clause."""
     for deps in ({"ccomp"}, {"xcomp", "dobj"}):
         child = next((c for c in verb.children if c.dep_ in deps), None)
         if child is not None:
             return verb.doc[child.left_edge.i: child.right_edge.i + 1].text
-    return ""
+    return verb.doc[verb.i + 1: verb.right_edge.i + 1].text.strip(" .,;:")
 
 
 def _link(doc_mentions: pd.DataFrame | None, start: int, end: int, head_start: int) -> tuple[str, str] | None:

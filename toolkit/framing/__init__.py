@@ -1,0 +1,130 @@
+"""Framing: how each outlet frames the same story.
+
+Five analyses over the ``sentences`` table, each returning tidy tables with evidence keys
+(doc_id, sent_id) back to the sentences behind every figure:
+
+- frames (:mod:`.frames`): codebook frames per sentence (``data/frames.yml``: Semetko &
+  Valkenburg's generic frames and the Policy Frames Codebook) and frame shares per outlet;
+- distinctive language (:mod:`.distinctive`): Monroe et al.'s log-odds with informative prior;
+- naming choices (:mod:`.naming`): ``data/naming.yml`` concepts and automatic candidates;
+- attribution (:mod:`.attribution`): speakers, reporting verbs and their groups;
+- rewrite comparison (:mod:`.rewrite`): what a rewrite added, dropped and re-worded.
+
+:func:`run` is the pipeline stage.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from toolkit.framing.attribution import (
+    ATTRIBUTION_COLUMNS,
+    BY_OUTLET_COLUMNS,
+    VERB_GROUPS,
+    attribute_sentences,
+    attribution_by_outlet,
+)
+from toolkit.framing.datafile import DataFileError
+from toolkit.framing.distinctive import DISTINCTIVE_COLUMNS, distinctive_terms, log_odds_dirichlet
+from toolkit.framing.frames import (
+    FRAMES_COLUMNS,
+    SHARES_COLUMNS,
+    Frame,
+    frame_shares,
+    load_codebook,
+    match_cues,
+    score_frames,
+)
+from toolkit.framing.naming import (
+    CANDIDATE_COLUMNS,
+    NAMING_COLUMNS,
+    Concept,
+    find_variants,
+    load_naming,
+    naming_candidates,
+    naming_table,
+)
+from toolkit.framing.rewrite import REWRITE_COLUMNS, rewrite_changes, word_changes
+
+__all__ = [
+    "DataFileError", "Frame", "Concept", "VERB_GROUPS", "attribute_sentences", "attribution_by_outlet",
+    "distinctive_terms", "log_odds_dirichlet", "frame_shares", "load_codebook", "match_cues", "score_frames",
+    "find_variants", "load_naming", "naming_candidates", "naming_table", "rewrite_changes", "word_changes",
+    "empty_tables", "run",
+]
+
+UNKNOWN_OUTLET = "(unknown outlet)"
+
+TABLE_COLUMNS: dict[str, list[str]] = {
+    "frames": FRAMES_COLUMNS,
+    "frame_shares": SHARES_COLUMNS,
+    "distinctive_terms": DISTINCTIVE_COLUMNS,
+    "naming": NAMING_COLUMNS,
+    "naming_candidates": CANDIDATE_COLUMNS,
+    "attribution": ATTRIBUTION_COLUMNS,
+    "attribution_by_outlet": BY_OUTLET_COLUMNS,
+    "rewrite_changes": REWRITE_COLUMNS,
+}
+
+
+def empty_tables() -> dict[str, pd.DataFrame]:
+    """Every table of this stage, empty but with its columns."""
+    return {name: pd.DataFrame(columns=cols) for name, cols in TABLE_COLUMNS.items()}
+
+
+def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"), cache_dir: Path | str | None = None,
+        use_embeddings: bool = True, min_score: float = 0.35, max_frames: int = 3, top_terms: int = 20) -> dict[str, pd.DataFrame]:
+    """The framing stage: every framing table for a corpus.
+
+    Reads ``tables["sentences"]`` (doc_id, para_id, sent_id, start, end, text), ``tables["articles"]``
+    (doc_id, outlet, derived_from) and, when the actors stage ran, ``tables["mentions"]`` (to link
+    speakers to canonical actors). Reads ``frames.yml`` and ``naming.yml`` from ``data_dir``
+    (a missing file gives a warning and empty tables for that analysis; a malformed one raises
+    :class:`DataFileError` naming the line). ``cache_dir`` is the sentence-embedding cache;
+    ``use_embeddings=False`` scores frames by cues alone. ``min_score``/``max_frames`` go to
+    :func:`score_frames`, ``top_terms`` to :func:`distinctive_terms`.
+
+    Returns frames, frame_shares, distinctive_terms, naming, naming_candidates, attribution,
+    attribution_by_outlet and rewrite_changes (columns in ``TABLE_COLUMNS``). Comparisons that a
+    corpus cannot support (one outlet) warn and return their table empty, with its columns.
+    """
+    out = empty_tables()
+    sentences, articles = tables.get("sentences"), tables.get("articles")
+    if sentences is None or articles is None or sentences.empty:
+        warnings.warn("framing: no sentences to analyse; every framing table is empty.", stacklevel=2)
+        return out
+    sentences = sentences.sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
+    if articles["outlet"].isna().any():
+        warnings.warn(f"framing: {int(articles['outlet'].isna().sum())} article(s) without an outlet are "
+                      f"grouped as '{UNKNOWN_OUTLET}'.", stacklevel=2)
+        articles = articles.assign(outlet=articles["outlet"].fillna(UNKNOWN_OUTLET))
+    data_dir = Path(data_dir)
+    frames_path, naming_path = data_dir / "frames.yml", data_dir / "naming.yml"
+    if frames_path.exists():
+        codebook = load_codebook(frames_path)
+        embed = None
+        if use_embeddings:
+            from toolkit.models import embed as model_embed
+
+            def embed(texts: list[str]):
+                return model_embed(texts, cache_dir=cache_dir)
+
+        out["frames"] = score_frames(sentences, codebook, embed=embed, min_score=min_score, max_frames=max_frames)
+        out["frame_shares"] = frame_shares(out["frames"], sentences, articles, codebook)
+    else:
+        warnings.warn(f"framing: no frame codebook at {frames_path}; frames are not scored.", stacklevel=2)
+    if naming_path.exists():
+        out["naming"] = naming_table(sentences, articles, load_naming(naming_path))
+    else:
+        warnings.warn(f"framing: no naming list at {naming_path}; only automatic candidates are listed.", stacklevel=2)
+    out["naming_candidates"] = naming_candidates(sentences, articles)
+    out["distinctive_terms"] = distinctive_terms(sentences, articles, top_k=top_terms)
+    out["attribution"] = attribute_sentences(sentences, tables.get("mentions"))
+    out["attribution_by_outlet"] = attribution_by_outlet(out["attribution"], articles, sentences)
+    if "derived_from" in articles:
+        out["rewrite_changes"] = rewrite_changes(articles, sentences)
+    return out
