@@ -1,0 +1,75 @@
+"""Per-document mapping: same tables from every engine, and only changed documents recomputed."""
+
+import pandas as pd
+import pytest
+
+from toolkit.engine import Engine, map_documents
+
+
+def word_counts(frames, *, tag):
+    """A per-document function: one row per sentence with its word count, and the call's tag."""
+    s = frames["sentences"]
+    words = s.assign(words=s["text"].str.split().str.len(), tag=tag)[["doc_id", "sent_id", "words", "tag"]]
+    long = words[words["words"] > 3][["doc_id", "sent_id"]]
+    return {"words": words, "long": long}
+
+
+def corpus(n_docs):
+    rows = [(f"d{i:03d}", j, " ".join(["w"] * (i % 5 + j + 1))) for i in range(n_docs) for j in range(3)]
+    return pd.DataFrame(rows, columns=["doc_id", "sent_id", "text"])
+
+
+def run(sentences, engine=Engine(n_jobs=1), cache_dir=None, tag="first"):
+    doc_ids = list(dict.fromkeys(sentences["doc_id"]))
+    return map_documents(word_counts, {"sentences": sentences}, outputs=["words", "long"], doc_ids=doc_ids,
+                         salt="test-v1", cache_dir=cache_dir, engine=engine, options={"tag": tag})
+
+
+def test_process_pool_gives_the_same_tables_in_the_same_order():
+    sentences = corpus(60)
+    serial = run(sentences)
+    parallel = run(sentences, engine=Engine(n_jobs=2, chunk_docs=7, min_parallel_docs=1))
+    for name in serial:
+        pd.testing.assert_frame_equal(serial[name], parallel[name])
+    assert serial["words"]["doc_id"].iloc[:3].tolist() == ["d000"] * 3
+
+
+def test_adding_one_document_computes_only_that_document(tmp_path):
+    sentences = corpus(10)
+    run(sentences, cache_dir=tmp_path)
+    grown = pd.concat([sentences, pd.DataFrame([("new", 0, "a b c d e")], columns=sentences.columns)], ignore_index=True)
+    out = run(grown, cache_dir=tmp_path, tag="second")
+    assert out["words"].groupby("doc_id")["tag"].first().to_dict() == {**{f"d{i:03d}": "first" for i in range(10)}, "new": "second"}
+    assert out["long"]["doc_id"].iloc[-1] == "new"
+
+
+def test_changed_and_removed_documents_are_recomputed_or_forgotten(tmp_path):
+    sentences = corpus(4)
+    run(sentences, cache_dir=tmp_path)
+    edited = sentences[sentences["doc_id"] != "d003"].copy()
+    edited.loc[edited["doc_id"] == "d001", "text"] = "changed text here now"
+    out = run(edited, cache_dir=tmp_path, tag="second")
+    assert out["words"].groupby("doc_id")["tag"].first().to_dict() == {"d000": "first", "d001": "second", "d002": "first"}
+    assert set(pd.read_parquet(tmp_path / "words.parquet")["doc_id"]) == {"d000", "d001", "d002"}
+
+
+def test_documents_without_output_rows_are_still_cached(tmp_path):
+    sentences = pd.DataFrame({"doc_id": ["a", "b"], "sent_id": [0, 0], "text": ["short", "also short"]})
+    first = run(sentences, cache_dir=tmp_path)
+    assert first["long"].empty
+    second = run(sentences, cache_dir=tmp_path, tag="second")
+    assert second["words"]["tag"].tolist() == ["first", "first"]
+
+
+def test_empty_corpus_gives_empty_tables_with_columns():
+    out = run(corpus(0))
+    assert list(out["words"].columns) == ["doc_id", "sent_id", "words", "tag"] and out["words"].empty
+
+
+def test_dask_engine_on_a_two_worker_local_cluster_equals_the_local_engine():
+    pytest.importorskip("distributed")
+    sentences = corpus(30)
+    local = run(sentences)
+    dask = run(sentences, engine=Engine(kind="dask", n_jobs=2, chunk_docs=8))
+    for name in local:
+        pd.testing.assert_frame_equal(local[name], dask[name])
