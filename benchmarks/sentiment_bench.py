@@ -77,7 +77,11 @@ def throughput(limit: int) -> None:
     texts = load_scale_sentences(SCALE, limit)
     table = pd.DataFrame({"text": texts})
     words = sum(len(t.split()) for t in texts) / len(texts)
-    print(f"throughput on {len(texts):,} sentences ({words:.1f} words on average), {os.cpu_count()} cores:")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"throughput on {len(texts):,} sentences ({words:.1f} words on average), "
+        f"{os.cpu_count()} cores, load average before the run {load} (other jobs share these cores):"
+    )
     analyzer = SentimentIntensityAnalyzer()
     timed("raw vaderSentiment loop", len(texts), lambda: [analyzer.polarity_scores(t) for t in texts])
     timed("score_sentences, n_jobs=1", len(texts), lambda: score_sentences(table, n_jobs=1))

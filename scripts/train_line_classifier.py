@@ -114,7 +114,8 @@ def predict_body(model: dict, page: dict) -> str:
     """The body the cleaner would output for a page under ``model`` (same rules as clean_page)."""
     p1 = clean._predict(clean._compile_stage(model["stage1"]), page["x1"])
     p2 = clean._predict(clean._compile_stage(model["stage2"]), clean._context_features(p1))
-    return "\n\n".join(l.text for l, p, r in zip(page["lines"], p2, page["rules"]) if p >= model["threshold"] and r is None)
+    kept, _ = clean._select(page["lines"], page["rules"], p2, model["threshold"])
+    return "\n\n".join(page["lines"][k].text for k in kept)
 
 
 def report(name: str, pages: list[dict], bodies: dict[str, str], score) -> None:

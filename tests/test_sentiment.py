@@ -10,6 +10,7 @@ from toolkit import sentiment
 from toolkit.sentiment import (
     aggregate,
     bootstrap_ci,
+    distribution,
     evidence,
     mark_voice,
     quote_spans,
@@ -263,14 +264,50 @@ def test_evidence_extremes_with_stable_ties():
     assert kim_a[["side", "doc_id", "sent_id", "compound"]].values.tolist() == [["negative", "a1", 0, -0.6]]
 
 
-def test_run_returns_three_tables():
+def test_distribution_bins_counts_and_examples():
+    sentences = _scored([-1.0, -0.95, 0.0, 0.0, 0.04, 1.0], ["a1"] * 4 + ["b1"] * 2, ["own"] * 6)
+    dist = distribution(sentences, ARTICLES, bins=4)
+    assert list(dist.columns) == list(sentiment.DISTRIBUTION_COLUMNS)
+    a = dist[dist["outlet"] == "A"]
+    assert a["bin_low"].tolist() == [-1.0, -0.5, 0.0, 0.5]
+    assert a["n"].tolist() == [2, 0, 2, 0]
+    assert a["share"].tolist() == [0.5, 0.0, 0.5, 0.0]
+    assert a["sent_id"].tolist()[0] == 1  # -0.95 is nearer the bin centre -0.75 than -1.0
+    assert a["sent_id"].tolist()[2] == 2  # tie between two 0.0 scores: lower sent_id
+    assert pd.isna(a["text"].iloc[1])
+    b = dist[dist["outlet"] == "B"]
+    assert b["n"].tolist() == [0, 0, 1, 1] and (b["outlet_n"] == 2).all()
+
+
+def test_run_returns_its_tables():
     tables = {
         "articles": ARTICLES,
         "sentences": _sentences(["“This is a terrible crime,” he said.", "Peace talks went well."], doc_id="a1"),
     }
-    out = run(tables, n_boot=100, k=1)
-    assert set(out) == {"sentences", "sentiment_by", "sentiment_evidence"}
+    out = run(tables, n_boot=100, k=1, data_dir="data", cache_dir=None)
+    assert set(out) == {"sentences", "sentiment_by", "sentiment_evidence", "sentiment_distribution"}
     assert out["sentences"]["voice"].tolist() == ["quoted", "own"]
     assert {"neg", "neu", "pos", "compound", "quoted_share"} <= set(out["sentences"].columns)
     with pytest.raises(TypeError):
         run(tables, bogus=1)
+
+
+def test_tone_figures_from_run_tables():
+    from toolkit.charts import tone
+
+    texts = ["“This is a terrible crime,” Kim said.", "Peace talks went well for Kim.", "Kim smiled.", "Rain fell."]
+    sentences = pd.concat(
+        [_sentences(texts, doc_id="a1"), _sentences(texts[:2], doc_id="b1")], ignore_index=True
+    )
+    mentions = MENTIONS[MENTIONS["doc_id"].isin(["a1", "b1"])]
+    tables = {"articles": ARTICLES, "sentences": sentences, "mentions": mentions}
+    tables.update(run(tables, n_boot=100))
+    figs = tone.figures(tables)
+    assert [f.name for f in figs] == ["tone-by-outlet", "tone-toward-actors", "tone-distribution"]
+    by_outlet = figs[0].data
+    assert by_outlet[["outlet", "voice", "n"]].values.tolist() == [["A", "all", 4], ["A", "own", 3], ["B", "all", 2], ["B", "own", 1]]
+    assert by_outlet["small_n"].all()
+    assert by_outlet.loc[0, "most_negative"] == "“This is a terrible crime,” Kim said."
+    assert "small-n" in str(figs[0].chart.to_dict())
+    for fig in figs:
+        assert fig.alt_text and fig.chart.to_dict()

@@ -4,8 +4,10 @@ Three steps, each a pure function over DataFrames:
 
 1. :func:`extract_entities` runs spaCy's named-entity recogniser over ``sentences``
    (only the ``ner`` component of :data:`DEFAULT_MODEL`, plus whatever embedding layer it
-   listens to) and keeps PERSON, ORG, GPE, LOC and NORP spans with offsets into the
-   article text.
+   listens to, plus an entity ruler with the table's names, see :func:`entity_patterns`)
+   and keeps PERSON, ORG, GPE, LOC, NORP and FAC spans with offsets into the article
+   text. NORP and FAC spans count only when the table maps them ("Russian" → Russia,
+   "the Kremlin" → Russia).
 2. :func:`resolve_entities` maps every span to a canonical actor with the reporter's
    table (``data/actors.yml``, read by :func:`load_actor_table`) and automatic merging:
    titles and possessives stripped, surnames resolved to the full name used in the same
@@ -676,10 +678,19 @@ def merges_table(resolved: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------- aggregates
 
 
+UNKNOWN_OUTLET = "unknown"
+"""Outlet shown for articles whose outlet is missing."""
+
+
+def _outlets(frame: pd.DataFrame, articles: pd.DataFrame) -> pd.Series:
+    """Outlet of each row of ``frame`` (by ``doc_id``), :data:`UNKNOWN_OUTLET` when missing."""
+    outlets = articles.drop_duplicates("doc_id").set_index("doc_id")["outlet"]
+    return frame["doc_id"].map(outlets).fillna(UNKNOWN_OUTLET).astype(str)
+
+
 def _outlet_frame(frame: pd.DataFrame, articles: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with an ``outlet`` column, stacked with a copy whose outlet is ``ALL``."""
-    outlets = articles.drop_duplicates("doc_id").set_index("doc_id")["outlet"].astype(str)
-    with_outlet = frame.assign(outlet=frame["doc_id"].map(outlets).fillna("unknown"))
+    with_outlet = frame.assign(outlet=_outlets(frame, articles))
     return pd.concat([with_outlet, with_outlet.assign(outlet="ALL")], ignore_index=True)
 
 
@@ -814,8 +825,7 @@ def actor_summary(mentions: pd.DataFrame, articles: pd.DataFrame) -> pd.DataFram
     """
     if mentions.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    outlets = articles.drop_duplicates("doc_id").set_index("doc_id")["outlet"]
-    frame = mentions.assign(outlet=mentions["doc_id"].map(outlets), sentence=_keys(mentions["doc_id"], mentions["sent_id"]))
+    frame = mentions.assign(outlet=_outlets(mentions, articles), sentence=_keys(mentions["doc_id"], mentions["sent_id"]))
     out = frame.groupby(["actor", "actor_type"]).agg(
         mentions=("doc_id", "size"), sentences=("sentence", "nunique"), articles=("doc_id", "nunique"),
         outlets=("outlet", "nunique"),

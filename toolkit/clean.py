@@ -10,16 +10,20 @@ How it works (no library does boilerplate removal on *text* rather than HTML;
 jusText and trafilatura need the DOM, so the line logic is hand-written, in the
 spirit of jusText's good/bad/near-good classification with context smoothing):
 
-1. Pattern rules tag lines that are furniture whatever their context (calls to
-   action, share bars, newsletter boxes, image credits, copyright, tag lists),
+1. Pattern rules tag lines that are furniture wherever they stand (calls to
+   action, share bars, newsletter and donation boxes, image credits,
+   copyright, tag lists, teaser blocks after "Related"/"Most read" headers),
    and lines repeated across pages of the corpus (:func:`furniture_lines`).
-2. Every line gets a content score from its shape: length, stopword density
-   (jusText's stoplist), terminal punctuation, capitalisation, bullets.
-3. The article is the densest contiguous run of prose (maximum-sum segment of
-   the smoothed scores); short lines inside it are kept when they sit between
-   prose lines (sub-headings, one-line paragraphs).
-4. Lines before the article yield title, dek, byline, date and source credit;
-   lines after it are teasers, newsletter boxes and footers.
+2. A two-stage logistic regression (numpy-only inference, JSON weights in
+   ``resources/``, trained by ``scripts/train_line_classifier.py``) gives each
+   line a body probability from its shape (length, jusText stopword density,
+   terminal punctuation, capitalisation, bullets, a jusText-like prose score)
+   and its neighbours', then from the stage-1 probabilities around it.
+3. Near-good sentences next to body lines are kept (jusText's propagation);
+   the article is contiguous, so small blocks cut off by furniture beyond the
+   main block (teaser ledes) and everything after a comments header go.
+4. Lines above the first body sentence yield title, dek, byline, date and
+   source credit; the rest above/below the article get positional reasons.
 """
 from __future__ import annotations
 
@@ -52,7 +56,9 @@ REASONS: dict[str, str] = {
     "cta": "call to action (keep reading, show more, read more, click here, donate, follow us)",
     "share": "share/social buttons and comment counters",
     "newsletter": "newsletter or subscription box",
+    "donation": "appeal for donations or memberships",
     "tags": "tag or topic list",
+    "comments": "reader comments (everything after a comments header that follows the article)",
     "ad": "advertisement marker",
     "footer": "copyright, legal and site-information lines",
     "repeated-across-pages": "line that recurs on other pages of the corpus (site furniture)",
@@ -141,7 +147,8 @@ _CAPTION_RE = re.compile(
     re.I,
 )
 _CTA_RE = re.compile(
-    r"\b(?:keep reading|read more|show (?:more|less)|continue reading|read next|read the original|"
+    r"\b(?:keep reading|read more|show (?:more|less)|continue reading)|"
+    r"\b(?:read next|read the original|"
     r"click here|tap here|learn more|see more|load more|view (?:all|more)|more stories|"
     r"donate|support (?:us|our|independent)|become a (?:member|subscriber|patron)|"
     r"follow us|like us on|sign in|log ?in|register|create (?:an|a free) account|download (?:the|our) app|"
@@ -175,6 +182,17 @@ _TEASER_HEADER_RE = re.compile(
     r"see also|further reading|in other news|around the web|from around the web|more news)\W*$",
     re.I,
 )
+_DONATION_RE = re.compile(
+    r"\btax[- ](?:exempt|deductible)\b|\b(?:make|making) a (?:[\w-]+,?\s){0,3}(?:contribution|donation|gift)\b"
+    r"|\bdonate (?:now|today)\b|\bsupport (?:our|independent) journalism\b|\breaders like you\b",
+    re.I,
+)
+_COMMENTS_HEADER_RE = re.compile(
+    r"^\[?\s*(?:\d+\s+)?(?:top rated |reader |readers'? |all |latest |show )?comments?(?:\s*\(\d+\))?\s*\]?\W*$"
+    r"|^(?:leave|post|add|write|submit) (?:a|your) (?:comment|reply)\b|^join the (?:conversation|discussion)\b"
+    r"|^(?:discussion|conversation|what do you think\??)$",
+    re.I,
+)
 _SITE_WORDS_RE = re.compile(r"\b(?:english|news|times|post|daily|herald|tribune|journal|media|press|gazette)\b", re.I)
 
 
@@ -197,11 +215,6 @@ def _strip_bullet(text: str) -> tuple[str, bool]:
     return text.strip(), False
 
 
-def _norm_key(text: str) -> str:
-    """Key used to compare lines across pages: bullets, case and spacing ignored."""
-    return " ".join(_strip_bullet(text)[0].lower().split())
-
-
 @dataclass(frozen=True)
 class _Line:
     no: int
@@ -212,6 +225,8 @@ class _Line:
     stop_density: float
     terminal: bool
     cap_ratio: float
+    key: str
+    date: str | None
 
 
 def _make_line(no: int, raw: str) -> _Line:
@@ -231,6 +246,8 @@ def _make_line(no: int, raw: str) -> _Line:
         stop_density=n_stop / n if n else 0.0,
         terminal=bool(_TERMINAL_RE.search(text)),
         cap_ratio=caps / len(alpha) if alpha else 1.0,
+        key=" ".join(text.lower().split()),
+        date=_parse_date(text) if any(ch.isdigit() for ch in text) else None,
     )
 
 
@@ -258,7 +275,7 @@ def _is_headline_shape(line: _Line) -> bool:
         3 <= line.words <= 30
         and not line.text.endswith(".")
         and not _BYLINE_RE.search(line.text)
-        and _parse_date(line.text) is None
+        and line.date is None
     )
 
 
@@ -280,11 +297,11 @@ def _parse_date(text: str) -> str | None:
     return None
 
 
-def _is_date_line(text: str) -> bool:
+def _is_date_line(line: _Line) -> bool:
     """True when the line is a date/time stamp with little else (≤ 3 other words)."""
-    if _parse_date(text) is None and not _TIME_RE.search(text):
+    if line.date is None and not _TIME_RE.search(line.text):
         return False
-    rest = text
+    rest = line.text
     for pat in _DATE_PATTERNS:
         rest = pat.sub(" ", rest)
     rest = _DATE_NOISE_RE.sub(" ", _TIME_RE.sub(" ", rest))
@@ -304,8 +321,12 @@ def _rule_reason(line: _Line) -> str | None:
         return "footer"
     if line.words <= 25 and _TAGS_RE.match(t):
         return "tags"
-    if line.words <= 40 and _NEWSLETTER_RE.search(t) and line.stop_density < 0.6:
+    if line.words <= 150 and _DONATION_RE.search(t):
+        return "donation"
+    if _NEWSLETTER_RE.search(t) and (line.words <= 25 and line.stop_density < 0.6 or line.words <= 60 and _NEWSLETTER_RE.match(t)):
         return "newsletter"
+    if line.words <= 8 and " | " in t:
+        return "menu"
     if line.words <= 15 and _CTA_RE.search(t):
         return "cta"
     if line.words <= 8 and _TEASER_HEADER_RE.match(t):
@@ -363,7 +384,7 @@ def _line_features(lines: list[_Line], rules: list[str | None]) -> np.ndarray:
     membership of / distance to the maximum-sum prose run.
     """
     n = len(lines)
-    counts = Counter(_norm_key(l.raw) for l in lines)
+    counts = Counter(l.key for l in lines)
     words = np.array([l.words for l in lines], dtype=float)
     prose = np.array([(-2.0 if r is not None else _prose_score(l)) for l, r in zip(lines, rules)])
     start, end = _best_span(np.convolve(prose, [0.2, 0.6, 0.2], mode="same"))
@@ -379,12 +400,12 @@ def _line_features(lines: list[_Line], rules: list[str | None]) -> np.ndarray:
         [l.bullet for l in lines],
         [sum(ch.isdigit() for ch in l.text) / max(1, len(l.text)) for l in lines],
         [_is_headline_shape(l) for l in lines],
-        [l.words <= 12 and _is_date_line(l.text) for l in lines],
+        [l.words <= 12 and _is_date_line(l) for l in lines],
         [l.words <= 12 and bool(_BYLINE_RE.search(l.text)) for l in lines],
         [l.text[:1].islower() for l in lines],
         [l.text[:1] in "\"“‘'(" for l in lines],
         [min(len(re.findall(r"[.!?][\"”’)]?\s+[A-Z“\"]", l.text)), 5) / 5 for l in lines],
-        [counts[_norm_key(l.raw)] > 1 for l in lines],
+        [counts[l.key] > 1 for l in lines],
         *[[r in g for r in rules] for g in _RULE_GROUPS],
         idx / max(1, n - 1),
         prose,
@@ -393,6 +414,7 @@ def _line_features(lines: list[_Line], rules: list[str | None]) -> np.ndarray:
         _shift(np.log1p(words), 1, 0.0), _shift(np.log1p(words), -1, 0.0),
         (idx >= start) & (idx < end),
         np.minimum(dist, 20) / 20,
+        np.maximum.accumulate(np.array([bool(_COMMENTS_HEADER_RE.match(l.text)) for l in lines], dtype=float)),
         words / max(1.0, words.max(initial=0.0)),
         prose - prose.max(initial=0.0),
         _window_mean(prose, 3) - _window_mean(prose, 3).max(initial=0.0),
@@ -469,7 +491,7 @@ def furniture_lines(texts: Iterable[str], min_pages: int = 2) -> frozenset[str]:
             line = _make_line(0, raw)
             if line.words >= 15 and line.terminal and _rule_reason(line) is None:
                 continue
-            keys.add(_norm_key(raw))
+            keys.add(line.key)
         counts.update(keys)
     return frozenset(k for k, c in counts.items() if c >= min_pages and k)
 
@@ -487,9 +509,12 @@ def _rule_reasons(lines: list[_Line], furniture: frozenset[str]) -> list[str | N
     """
     out: list[str | None] = []
     in_teasers = False
+    counts = Counter(l.key for l in lines)
     for line in lines:
         r = _rule_reason(line)
-        if r is None and _norm_key(line.raw) in furniture:
+        if r is None and line.words <= 5 and counts[line.key] >= 3:
+            r = "menu"
+        if r is None and line.key in furniture:
             r = "repeated-across-pages"
         if r is None and in_teasers and 4 <= line.words <= 20 and not line.terminal:
             r = "teaser"
@@ -508,17 +533,22 @@ def clean_page(text: str, *, furniture: frozenset[str] = frozenset()) -> Cleaned
     """
     lines = _page_lines(text)
     rules = _rule_reasons(lines, furniture)
-    p = _content_probabilities(lines, rules)
-    threshold = _model()["threshold"]
-    kept = [k for k in range(len(lines)) if p[k] >= threshold and rules[k] is None]
+    kept, cut = _select(lines, rules, _content_probabilities(lines, rules), _model()["threshold"])
     reasons: dict[int, str] = {k: r for k, r in enumerate(rules) if r is not None}
+    reasons.update({k: "comments" for k in range(cut, len(lines))})
+    prose_start = next((k for k in kept if _is_sentence(lines[k])), kept[0] if kept else len(lines))
+    meta = _metadata(lines, prose_start, reasons)
+    for k in kept:
+        if k < prose_start and (lines[k].bullet or not lines[k].terminal):
+            reasons.setdefault(k, "caption" if lines[k].words > 14 else "before-article-start")
+    kept = [k for k in kept if k not in reasons]
     start, end = (kept[0], kept[-1] + 1) if kept else (len(lines), len(lines))
     kept_set = set(kept)
-    body = {k: _is_heading(lines, k, kept_set) for k in kept}
+    body = {k: _is_heading(lines[k], lines[nxt]) for k, nxt in zip(kept, kept[1:]) if nxt - k <= 8}
+    body.update({k: False for k in kept if k not in body})
     for k in range(start, end):
         if k not in kept_set:
             reasons.setdefault(k, "boilerplate")
-    meta = _metadata(lines, start, reasons, body)
     for k in range(end, len(lines)):
         reasons.setdefault(k, _after_reason(lines[k]))
     for k in range(0, start):
@@ -528,15 +558,71 @@ def clean_page(text: str, *, furniture: frozenset[str] = frozenset()) -> Cleaned
     return CleanedPage(paragraphs=paragraphs, removed=removed, **meta)
 
 
-def _is_heading(lines: list[_Line], k: int, kept: set[int]) -> bool:
-    """A kept line is a sub-heading when it is short, headline-shaped and the next line is kept prose."""
-    line = lines[k]
-    return (
-        1 <= line.words <= 14
-        and not line.text.endswith((".", ",", ";", "…"))
-        and (k + 1) in kept
-        and lines[k + 1].words > line.words
-    )
+_BREAKING_REASONS = frozenset({"cta", "caption", "teaser", "newsletter", "donation", "share", "tags", "footer"})
+
+
+def _select(lines: list[_Line], rules: list[str | None], p: np.ndarray, threshold: float) -> tuple[list[int], int]:
+    """Body lines and the index where the comments section starts (``len(lines)`` if none).
+
+    Body lines have probability ≥ threshold, no rule reason, and sit above the
+    comments; like jusText's near-good lines, a sentence-shaped line rich in
+    stopwords with probability ≥ 0.2 is kept when a kept line is within two lines. The article is contiguous: kept lines are grouped into blocks
+    separated by furniture (a call to action, caption, teaser header, …) or by
+    more than eight dropped lines; going outwards from the block with the most
+    words, blocks are kept until the first one with under a quarter of its words
+    (teaser ledes, tickers).
+    """
+    keep = [bool(p[k] >= threshold and rules[k] is None) for k in range(len(lines))]
+    near_good = [k for k, line in enumerate(lines) if not keep[k] and rules[k] is None and p[k] >= 0.2
+                 and line.stop_density >= 0.3 and _is_sentence(line)]
+    changed = True
+    while changed:
+        changed = False
+        for k in near_good:
+            if not keep[k] and any(keep[j] for j in range(max(0, k - 2), min(len(lines), k + 3))):
+                keep[k] = changed = True
+    kept = [k for k in range(len(lines)) if keep[k]]
+    cut = _comments_start(lines, kept)
+    kept = [k for k in kept if k < cut]
+    if not kept:
+        return kept, cut
+    blocks: list[list[int]] = [[kept[0]]]
+    for prev, k in zip(kept, kept[1:]):
+        if k - prev > 8 or any(rules[j] in _BREAKING_REASONS for j in range(prev + 1, k)):
+            blocks.append([])
+        blocks[-1].append(k)
+    weights = [sum(lines[k].words for k in b) for b in blocks]
+    main = int(np.argmax(weights))
+    lo = hi = main
+    while hi + 1 < len(blocks) and weights[hi + 1] >= 0.25 * weights[main]:
+        hi += 1
+    while lo > 0 and weights[lo - 1] >= 0.25 * weights[main]:
+        lo -= 1
+    return [k for b in blocks[lo:hi + 1] for k in b], cut
+
+
+def _comments_start(lines: list[_Line], kept: list[int]) -> int:
+    """Index of the first comments header preceded by at least 3 kept prose lines (else len(lines))."""
+    prose_before = 0
+    kept_set = set(kept)
+    for k, line in enumerate(lines):
+        if k in kept_set and line.words >= 10:
+            prose_before += 1
+        elif prose_before >= 3 and _COMMENTS_HEADER_RE.match(line.text):
+            return k
+    return len(lines)
+
+
+def _is_sentence(line: _Line) -> bool:
+    """Body-sentence shape: long, or 8+ words ending like a sentence but not like a headline."""
+    return line.words >= 30 or (line.words >= 8 and line.terminal and not _is_headline_shape(line))
+
+
+def _is_heading(line: _Line, nxt: _Line) -> bool:
+    """A kept line is a sub-heading when it is short, unpunctuated (a question only if very short)
+    and the next kept line is a sentence."""
+    question_ok = not line.text.endswith("?") or line.words <= 8
+    return 1 <= line.words <= 14 and not line.text.endswith((".", ",", ";", "…")) and question_ok and _is_sentence(nxt)
 
 
 def _before_reason(line: _Line) -> str:
@@ -550,28 +636,27 @@ def _before_reason(line: _Line) -> str:
 def _after_reason(line: _Line) -> str:
     if line.bullet and line.words <= 4:
         return "tags"
-    if _is_date_line(line.text):
+    if _is_date_line(line):
         return "date"
     if line.words <= 3:
         return "menu"
     return "teaser"
 
 
-def _metadata(lines: list[_Line], start: int, reasons: dict[int, str], body: dict[int, bool]) -> dict:
-    """Title, dek, byline, date, source credit and outlet from the lines above the article.
+def _metadata(lines: list[_Line], start: int, reasons: dict[int, str]) -> dict:
+    """Title, dek, byline, date, source credit and outlet from the lines above the article body.
 
-    Marks the lines it uses in ``reasons``. The title is the headline-shaped line
-    above the body that shares the most words with the body's opening (ties:
-    the nearest to the body); the dek is a sentence-shaped line right after it.
+    ``start`` is the index of the first body sentence; the lines used are
+    marked in ``reasons``. The title is the last headline-shaped line above the
+    body that the page repeats (headline plus breadcrumb or page title), else
+    the last headline-shaped line; when a shorter headline-shaped line sits
+    right above it, that one is the title and the longer one the dek.
     """
-    lead = set()
-    for k in sorted(body)[:4]:
-        lead.update(w.lower() for w in _WORD_RE.findall(lines[k].text) if w.lower() not in _stopwords())
-    byline = published = source = title = dek = None
-    window = range(max(0, start - 25), start)
+    window = range(max(0, start - 30), start)
+    byline = published = source = dek = None
     for k in window:
         line = lines[k]
-        if k in reasons and reasons[k] not in ("caption",):
+        if k in reasons:
             continue
         if byline is None and line.words <= 12 and _BYLINE_RE.search(line.text):
             byline = re.sub(r"^(?:written\s+|reported\s+)?by\s+|^authors?:\s*", "", line.text, flags=re.I).strip()
@@ -579,36 +664,36 @@ def _metadata(lines: list[_Line], start: int, reasons: dict[int, str], body: dic
         elif source is None and line.words <= 12 and _SOURCE_RE.search(line.text):
             source = line.text
             reasons[k] = "source-credit"
-        elif _is_date_line(line.text):
-            if published is None:
-                published = _parse_date(line.text)
+        elif line.words <= 12 and _is_date_line(line):
+            published = published or line.date
             reasons[k] = "date"
-    best, best_key = None, None
-    for k in window:
-        line = lines[k]
-        if k in reasons or not _is_headline_shape(line) or line.words < 4:
-            continue
-        words = {w.lower() for w in _WORD_RE.findall(line.text) if w.lower() not in _stopwords()}
-        overlap = len(words & lead) / max(1, len(words))
-        key = (overlap, k)
-        if best_key is None or key > best_key:
-            best, best_key = k, key
-    if best is not None:
-        title = lines[best].text
-        tkey = _norm_key(title)
+    counts = Counter(l.key for l in lines)
+    cands = [k for k in window if k not in reasons and not lines[k].bullet and lines[k].words >= 4
+             and _is_headline_shape(lines[k])]
+    repeated = [k for k in cands if counts[lines[k].key] >= 2]
+    title_k = repeated[-1] if repeated else (cands[-1] if cands else None)
+    if title_k is not None and not repeated and len(cands) >= 2:
+        prev = cands[-2]
+        between = [j for j in range(prev + 1, title_k) if j not in reasons and lines[j].words > 3]
+        if not between and lines[prev].words < lines[title_k].words:
+            dek_k, title_k = title_k, prev
+            dek = lines[dek_k].text
+            reasons[dek_k] = "dek"
+    title = None
+    if title_k is not None:
+        title = lines[title_k].text
+        tkey = lines[title_k].key
         for k in window:
-            nk = _norm_key(lines[k].raw)
-            if k not in reasons and (nk == tkey or (nk.endswith(tkey) and len(nk) > len(tkey))):
-                reasons[k] = "title" if nk == tkey else "menu"
-        nxt = next((j for j in range(best + 1, start) if j not in reasons), None)
-        if nxt is not None and lines[nxt].words >= 6 and lines[nxt].words <= 60:
-            dek = lines[nxt].text
-            reasons[nxt] = "dek"
-    if published is None:
-        for k in window:
-            if reasons.get(k) == "date":
-                published = _parse_date(lines[k].text)
-                break
+            nk = lines[k].key
+            if k not in reasons and nk == tkey:
+                reasons[k] = "title"
+            elif k not in reasons and nk.endswith(tkey):
+                reasons[k] = "menu"
+        if dek is None:
+            nxt = next((j for j in range(title_k + 1, start) if j not in reasons and lines[j].words > 3), None)
+            if nxt is not None and 6 <= lines[nxt].words <= 60:
+                dek = lines[nxt].text
+                reasons[nxt] = "dek"
     return {
         "title": title,
         "dek": dek,
@@ -623,11 +708,11 @@ def _guess_outlet(lines: list[_Line], byline: str | None) -> str | None:
     """Outlet name: a byline naming the site, a short line repeated at page top and bottom, or ©."""
     if not lines:
         return None
-    counts = Counter(_norm_key(l.raw) for l in lines)
+    counts = Counter(l.key for l in lines)
     if byline and counts.get(byline.lower(), 0) >= 1 and _SITE_WORDS_RE.search(byline):
         return byline
     first = lines[0]
-    if 1 <= first.words <= 5 and counts[_norm_key(first.raw)] >= 2 and _rule_reason(first) is None:
+    if 1 <= first.words <= 5 and counts[first.key] >= 2 and _rule_reason(first) is None:
         return first.text
     for line in lines:
         m = re.search(r"©\s*(?:(?:19|20)\d\d\s*)?([A-Z][\w&.' -]{2,40}?)(?:\.|,|\s+all rights|$)", line.text, re.I)

@@ -46,6 +46,7 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -233,8 +234,38 @@ def _representation(config: TopicConfig) -> dict[str, Any]:
     """BERTopic representation models: c-TF-IDF stays "Main", KeyBERTInspired gives labels."""
     from bertopic.representation import KeyBERTInspired
 
-    return {"KeyBERT": KeyBERTInspired(top_n_words=max(10, config.label_words),
+    return {"KeyBERT": KeyBERTInspired(top_n_words=max(10, config.label_words), nr_candidate_words=30,
                                        random_state=config.seed)}
+
+
+@lru_cache(maxsize=1)
+def _cached_embedder_class() -> type:
+    """BERTopic embedding backend over :func:`toolkit.models.embed` (class built on first use,
+    because importing bertopic costs seconds that corpus loading should not pay)."""
+    from bertopic.backend import BaseEmbedder
+
+    class CachedEmbedder(BaseEmbedder):
+        """Embeds through ``toolkit.models.embed``, so BERTopic's own calls (KeyBERTInspired's
+        candidate words and representative paragraphs) hit the same disk cache."""
+
+        def __init__(self, model: Any, model_id: str | None, cache_dir: Path | str | None,
+                     batch_size: int) -> None:
+            super().__init__(embedding_model=model)
+            self.model_id, self.cache_dir, self.batch_size = model_id, cache_dir, batch_size
+
+        def embed(self, documents: Sequence[str], verbose: bool = False) -> np.ndarray:
+            return models.embed(documents, cache_dir=self.cache_dir if self.model_id else None,
+                                batch_size=self.batch_size, model=self.embedding_model,
+                                model_id=self.model_id)
+
+    return CachedEmbedder
+
+
+def bertopic_embedder(model: Any, *, model_id: str | None = None, cache_dir: Path | str | None = None,
+                      batch_size: int = 64) -> Any:
+    """A BERTopic embedding backend (``bertopic.backend.BaseEmbedder``) embedding with ``model``
+    through :func:`toolkit.models.embed` (disk cache when ``model_id`` and ``cache_dir`` are set)."""
+    return _cached_embedder_class()(model, model_id, cache_dir, batch_size)
 
 
 def _label(words: Sequence[str], n_words: int) -> str:
@@ -252,9 +283,9 @@ def _label(words: Sequence[str], n_words: int) -> str:
     return ", ".join(chosen)
 
 
-def _build_model(cls: str, n: int, k: int | None, embedding_model: Any, stop_words: list[str],
+def _build_model(cls: str, n: int, k: int | None, embedder: Any, stop_words: list[str],
                  config: TopicConfig) -> tuple[Any, dict[str, Any]]:
-    """A configured, unfitted BERTopic and the settings it embodies."""
+    """A configured, unfitted BERTopic (c-TF-IDF representation only) and its settings."""
     from bertopic import BERTopic
     from bertopic.dimensionality import BaseDimensionalityReduction
 
@@ -275,9 +306,8 @@ def _build_model(cls: str, n: int, k: int | None, embedding_model: Any, stop_wor
                           "min_samples={min_samples})".format(**hdb_kw),
         }
     vectorizer = CountVectorizer(stop_words=stop_words, ngram_range=(1, 2))
-    model = BERTopic(embedding_model=embedding_model, umap_model=reducer, hdbscan_model=clusterer,
-                     vectorizer_model=vectorizer, representation_model=_representation(config),
-                     top_n_words=config.top_n_words, nr_topics=config.max_topics,
+    model = BERTopic(embedding_model=embedder, umap_model=reducer, hdbscan_model=clusterer,
+                     vectorizer_model=vectorizer, top_n_words=config.top_n_words, nr_topics=config.max_topics,
                      calculate_probabilities=False, verbose=False)
     return model, settings
 
@@ -290,12 +320,14 @@ def _renumber(topics: np.ndarray) -> dict[int, int]:
     return {UNASSIGNED: UNASSIGNED, **{old: new for new, old in enumerate(ordered)}}
 
 
-def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedding_model: Any,
+def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any,
                stop_words: Sequence[str], config: TopicConfig | None = None) -> TopicFit:
     """Fit BERTopic with the size-adapted configuration (module table) and read its topics.
 
-    ``embeddings`` (one row per text) must come from ``embedding_model``, which BERTopic also
-    uses for the KeyBERTInspired labels. Needs at least two texts (callers handle fewer).
+    ``embeddings`` (one row per text) must come from ``embedder`` (see :func:`bertopic_embedder`),
+    which BERTopic also uses for the KeyBERTInspired labels. Clustering runs with c-TF-IDF only;
+    once the final assignment is known (after outlier reduction) ``update_topics`` computes the
+    terms and the KeyBERTInspired representation once. Needs at least two texts.
     """
     config = config or TopicConfig()
     texts = list(texts)
@@ -304,14 +336,14 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedding_model:
     if cls == "none":
         raise ValueError(f"fit_topics needs at least 2 texts, got {n}")
     k = (config.n_topics or choose_k(embeddings, k_max=config.k_max, seed=config.seed)) if cls == "tiny" else None
-    model, settings = _build_model(cls, n, min(k, n) if k else None, embedding_model, list(stop_words), config)
+    model, settings = _build_model(cls, n, min(k, n) if k else None, embedder, list(stop_words), config)
     topics, probs = model.fit_transform(texts, embeddings=embeddings)
     topics = np.asarray(topics)
     found = int((topics == UNASSIGNED).sum())
     if cls != "tiny" and found == n:
         log.info("HDBSCAN found no cluster in %d units; using KMeans instead", n)
         k = config.n_topics or choose_k(embeddings, k_max=config.k_max, seed=config.seed)
-        model, settings = _build_model("tiny", n, min(k, n), embedding_model, list(stop_words), config)
+        model, settings = _build_model("tiny", n, min(k, n), embedder, list(stop_words), config)
         settings["clustering"] += " (HDBSCAN found no cluster)"
         topics, probs = model.fit_transform(texts, embeddings=embeddings)
         topics, found = np.asarray(topics), 0
@@ -322,15 +354,15 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedding_model:
                                                       threshold=config.outlier_threshold))
         probability[(topics == UNASSIGNED) & (reassigned != UNASSIGNED)] = np.nan
         topics = reassigned
-        bertopic_log = logging.getLogger("BERTopic")
-        level = bertopic_log.level
-        bertopic_log.setLevel(logging.ERROR)  # its warning about custom assignments is expected here
-        try:
-            model.update_topics(texts, topics=topics.tolist(), top_n_words=config.top_n_words,
-                                vectorizer_model=model.vectorizer_model,
-                                representation_model=_representation(config))
-        finally:
-            bertopic_log.setLevel(level)
+    bertopic_log = logging.getLogger("BERTopic")
+    level = bertopic_log.level
+    bertopic_log.setLevel(logging.ERROR)  # its warning about custom assignments is expected here
+    try:
+        model.update_topics(texts, topics=topics.tolist(), top_n_words=config.top_n_words,
+                            vectorizer_model=model.vectorizer_model,
+                            representation_model=_representation(config))
+    finally:
+        bertopic_log.setLevel(level)
     mapping = _renumber(topics)
     new_topics = np.array([mapping[t] for t in topics.tolist()], dtype=int)
     terms: dict[int, list[str]] = {}
@@ -476,10 +508,11 @@ def run(tables: Mapping[str, pd.DataFrame], *, cache_dir: Path | str | None = No
     else:
         model, embedding_name = _embedder(config, texts)
         model_id = embedding_name if embedding_name != "tfidf-svd" else None
-        embeddings = models.embed(texts, cache_dir=cache_dir if model_id else None,
-                                  batch_size=config.batch_size, model=model, model_id=model_id)
+        embedder = bertopic_embedder(model, model_id=model_id, cache_dir=cache_dir,
+                                     batch_size=config.batch_size)
+        embeddings = embedder.embed(texts)
         stop_words = stopwords_for(tables["articles"]["outlet"].dropna().unique(), config.extra_stopwords)
-        fit = fit_topics(texts, embeddings, embedding_model=model, stop_words=stop_words, config=config)
+        fit = fit_topics(texts, embeddings, embedder=embedder, stop_words=stop_words, config=config)
         assigned, probability, terms, labels = fit.topics, fit.probability, fit.terms, fit.labels
         settings.update(fit.settings)
     labels = {UNASSIGNED: UNASSIGNED_LABEL, **labels}

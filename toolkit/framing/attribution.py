@@ -44,6 +44,17 @@ WITHOUT_EVIDENCE = re.compile(
 QUOTE_SPAN = re.compile(r"“([^”]+)”|\"([^\"]+)\"|‘([^’]*\s[^’]*)’(?![^\W\d_])")
 SOURCE_NOUNS = frozenset({"statement", "report", "remark", "comment", "estimate", "data", "account", "source",
                           "figure", "official", "analysis", "assessment", "letter", "interview", "document"})
+SPEAKER_NOUNS = frozenset({
+    "official", "officer", "minister", "president", "spokesperson", "spokesman", "spokeswoman", "leader", "diplomat",
+    "ambassador", "envoy", "analyst", "expert", "economist", "scholar", "researcher", "professor", "critic",
+    "adviser", "advisor", "aide", "lawmaker", "legislator", "senator", "politician", "government", "ministry",
+    "administration", "agency", "authority", "military", "army", "police", "prosecutor", "judge", "court",
+    "lawyer", "attorney", "source", "witness", "resident", "activist", "group", "organization", "organisation",
+    "union", "party", "committee", "council", "commission", "country", "nation", "state", "company", "firm",
+    "letter", "statement", "report", "newspaper", "outlet", "journalist", "reporter", "correspondent", "observer",
+    "commander", "general", "chancellor", "secretary", "negotiator", "mediator", "defender", "supporter",
+    "opponent", "proponent", "assassin", "suspect", "victim", "doctor", "scientist", "study", "survey", "poll"})
+"""Common nouns that can head a speaker ("officials said", "the letter says")."""
 PERSON_PRONOUNS = frozenset({"he", "she"})
 SKIP_PRONOUNS = frozenset({"i", "we", "you", "they", "it", "this", "that", "who", "which", "one"})
 
@@ -83,8 +94,12 @@ def _span_text(tokens) -> str:
 
 
 def _subject(verb):
-    """The subject token of a reporting verb, looking through participles and coordination
-    ("…, adding that" / "and described …" take the subject of the verb they hang on)."""
+    """The subject token of a reporting verb: the agent of a passive ("as stressed by X"), else
+    the subject, looking through participles and coordination ("…, adding that" / "and
+    described …" take the subject of the verb they hang on)."""
+    agent = next((g for c in verb.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"), None)
+    if agent is not None:
+        return agent
     token = verb
     for _ in range(4):
         subjects = [c for c in token.children if c.dep_ in {"nsubj"}]
@@ -108,14 +123,22 @@ def _according_to(token):
     return obj
 
 
-def _paraphrase(verb) -> str:
+def _paraphrase(verb, subject) -> str:
     """The reported content of a verb without direct quotes: its clausal or object complement,
     else whatever follows the verb in its clause."""
     for deps in ({"ccomp"}, {"xcomp", "dobj"}):
-        child = next((c for c in verb.children if c.dep_ in deps), None)
+        child = next((c for c in verb.children if c.dep_ in deps and subject not in c.subtree), None)
         if child is not None:
             return verb.doc[child.left_edge.i: child.right_edge.i + 1].text
     return verb.doc[verb.i + 1: verb.right_edge.i + 1].text.strip(" .,;:")
+
+
+def plausible_speaker(subject) -> bool:
+    """True for subjects that can speak: proper names, "he"/"she", and nouns for people, groups
+    and documents (``SPEAKER_NOUNS``) — not "the view suggests" or "the memorandum underscores"."""
+    if subject.pos_ == "PROPN" or subject.lower_ in PERSON_PRONOUNS:
+        return True
+    return subject.lemma_.lower() in SPEAKER_NOUNS
 
 
 def _link(doc_mentions: pd.DataFrame | None, start: int, end: int, head_start: int) -> tuple[str, str] | None:
@@ -185,7 +208,7 @@ def attribute_sentences(sentences: pd.DataFrame, mentions: pd.DataFrame | None =
                 scope = token
             else:
                 continue
-            if subject is None or subject.lower_ in SKIP_PRONOUNS:
+            if subject is None or subject.lower_ in SKIP_PRONOUNS or not plausible_speaker(subject):
                 continue
             surface = _span_text(subject.doc[subject.left_edge.i: subject.i + 1])
             if subject.lower_ in PERSON_PRONOUNS:
@@ -201,7 +224,7 @@ def attribute_sentences(sentences: pd.DataFrame, mentions: pd.DataFrame | None =
                 continue
             tokens = list(scope.subtree)
             direct = quotes_in(text, tokens[0].idx, tokens[-1].idx + len(tokens[-1])) if scope.dep_ != "ROOT" else quotes_in(text)
-            quote = " … ".join(direct) if direct else _paraphrase(scope)
+            quote = " … ".join(direct) if direct else _paraphrase(scope, subject)
             found.append((row.doc_id, int(row.sent_id), actor[0], verb, group, quote, actor[1], surface,
                           "direct" if direct else "indirect", no_evidence, pattern))
             last[row.doc_id] = (i, int(row.para_id), actor)

@@ -67,7 +67,7 @@ def log_odds_dirichlet(counts_a: np.ndarray, counts_b: np.ndarray, prior: np.nda
 
 
 def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k: int = 20, min_count: int = 3,
-                      min_z: float = 1.96, prior_scale: float = 0.1, max_n: int = 3,
+                      min_z: float = 1.96, prior_scale: float = 0.05, max_n: int = 3,
                       exclude_words: Iterable[str] = ()) -> pd.DataFrame:
     """Terms (1–``max_n``-grams) each outlet over- and under-uses relative to all other outlets.
 

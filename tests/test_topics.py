@@ -1,0 +1,185 @@
+"""Specification of toolkit.topics on small made-up corpora (TF-IDF fallback unless stated)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toolkit import models, topics
+
+THEMES = {
+    "ceasefire": [
+        "Negotiators in Cairo discussed a ceasefire and the release of hostages held in Gaza.",
+        "The ceasefire proposal would free hostages and pause the fighting in Gaza for six weeks.",
+        "Hostages' families urged negotiators to accept the ceasefire deal before the deadline.",
+        "Mediators said the Gaza ceasefire talks on hostages would resume in Cairo next week.",
+    ],
+    "pipeline": [
+        "The gas pipeline from Siberia to China will carry fifty billion cubic metres a year.",
+        "Europe lost Russian gas when the pipeline shut, and China became the main buyer.",
+        "Pipeline gas prices in Europe rose after the Siberia deal with China was signed.",
+        "Engineers said the new gas pipeline to China needs pumping stations across Siberia.",
+    ],
+    "election": [
+        "Voters queued for hours as polling stations stayed open late in the election.",
+        "The election commission counted ballots overnight and turnout reached a record.",
+        "Observers said the election ballots were counted fairly at most polling stations.",
+        "Turnout in the election was highest among young voters at urban polling stations.",
+    ],
+}
+OUTLETS = ["Daily Planet", "Globe Wire", "Harbor Times"]
+
+
+def corpus(n: int | None = None) -> dict[str, pd.DataFrame]:
+    """Three outlets' articles; round r puts theme j's r-th paragraph in article (r + j) % 3."""
+    rows = [(f"doc{(r + j) % 3}", texts[r]) for r in range(4) for j, texts in enumerate(THEMES.values())]
+    paragraphs = pd.DataFrame(rows[:n], columns=["doc_id", "text"])
+    paragraphs.insert(1, "para_id", paragraphs.groupby("doc_id").cumcount())
+    paragraphs["is_heading"] = False
+    articles = pd.DataFrame({"doc_id": ["doc0", "doc1", "doc2"], "outlet": OUTLETS})
+    return {"paragraphs": paragraphs, "articles": articles}
+
+
+def run_tfidf(tables: dict[str, pd.DataFrame], **options) -> dict[str, pd.DataFrame]:
+    return topics.run(tables, embedding="tfidf", **options)
+
+
+def test_tables_and_columns():
+    out = run_tfidf(corpus())
+    assert list(out["topics"].columns) == ["doc_id", "para_id", "outlet", "topic", "topic_label", "probability"]
+    assert list(out["topic_info"].columns) == topics.TOPIC_INFO_COLUMNS
+    assert list(out["topic_outlets"].columns) == topics.TOPIC_OUTLETS_COLUMNS
+    assert list(out["topics_skipped"].columns) == ["doc_id", "para_id", "reason"]
+    assert list(out["topic_run"].columns) == topics.RUN_COLUMNS
+    assert len(out["topics"]) == 12
+    assert out["topic_run"].at[0, "size_class"] == "tiny"
+    assert out["topic_run"].at[0, "embedding"] == "tfidf-svd"
+
+
+def test_tiny_corpus_recovers_made_up_themes_and_tables_agree():
+    out = run_tfidf(corpus())
+    t = out["topics"]
+    merged = t.merge(corpus()["paragraphs"], on=["doc_id", "para_id"])
+    theme_of = {text: name for name, texts in THEMES.items() for text in texts}
+    merged["theme"] = merged["text"].map(theme_of)
+    assert merged.groupby("theme")["topic"].nunique().eq(1).all()
+    assert merged.groupby("topic")["theme"].nunique().eq(1).all()
+    info = out["topic_info"].set_index("topic")
+    assert info["size"].tolist() == [4, 4, 4]
+    assert set(info["outlets"]) == {3}
+    assert info["single_outlet"].isna().all()
+    for topic, row in info.iterrows():
+        example = merged.query("doc_id == @row.doc_id and para_id == @row.para_id")
+        assert example["topic"].item() == topic
+        assert example["text"].item() == row.example
+    by_topic = dict(zip(merged["theme"], merged["topic_label"]))
+    assert "ceasefire" in by_topic["ceasefire"] or "hostages" in by_topic["ceasefire"]
+
+
+def test_outlet_names_are_not_topic_terms():
+    out = run_tfidf(corpus())
+    terms = " ".join(out["topic_info"]["top_terms"]).split(", ")
+    for word in ("daily", "planet", "globe", "wire", "harbor", "times"):
+        assert word not in " ".join(terms).split()
+
+
+def test_same_input_same_tables():
+    first, second = run_tfidf(corpus()), run_tfidf(corpus())
+    for name in first:
+        pd.testing.assert_frame_equal(first[name], second[name])
+
+
+def test_five_paragraphs_use_kmeans_without_crashing():
+    out = run_tfidf(corpus(5))
+    run = out["topic_run"].iloc[0]
+    assert run["size_class"] == "tiny"
+    assert run["clustering"].startswith("KMeans(k=")
+    assert len(out["topics"]) == 5
+    assert (out["topics"]["topic"] >= 0).all()
+    assert out["topics"]["probability"].isna().all()
+
+
+def test_one_paragraph_warns_and_leaves_it_unassigned():
+    with pytest.warns(UserWarning, match="at least 2 are needed"):
+        out = run_tfidf(corpus(1))
+    assert out["topics"][["topic", "topic_label"]].values.tolist() == [[-1, "(unassigned)"]]
+    assert out["topic_info"][["topic", "size"]].values.tolist() == [[-1, 1]]
+    assert out["topic_run"].at[0, "size_class"] == "none"
+    assert out["topic_outlets"][["outlet", "paragraphs", "n", "share"]].values.tolist() == [["Daily Planet", 1, 1, 1.0]]
+
+
+def test_no_paragraphs_gives_empty_tables():
+    tables = corpus()
+    tables["paragraphs"] = tables["paragraphs"].assign(is_heading=True)
+    with pytest.warns(UserWarning):
+        out = run_tfidf(tables)
+    assert out["topics"].empty and out["topic_info"].empty and out["topic_outlets"].empty
+    assert len(out["topics_skipped"]) == 12
+
+
+def test_headings_short_and_empty_paragraphs_are_skipped_and_recorded():
+    paragraphs = pd.DataFrame({
+        "doc_id": ["a", "a", "a", "a", "b"],
+        "para_id": [0, 1, 2, 3, 0],
+        "text": ["A Heading About The Story In Eight Words Here", "Too short to model.", "  ",
+                 "This paragraph has clearly more than eight words in it.", "Another paragraph long enough to be modelled here."],
+        "is_heading": [True, False, False, False, False],
+    })
+    articles = pd.DataFrame({"doc_id": ["a"], "outlet": ["Outlet A"]})
+    units, skipped = topics.select_units(paragraphs, articles, min_words=8)
+    assert skipped.values.tolist() == [["a", 0, "heading"], ["a", 1, "short"], ["a", 2, "empty"]]
+    assert units[["doc_id", "para_id", "outlet"]].values.tolist() == [["a", 3, "Outlet A"], ["b", 0, "(unknown)"]]
+
+
+def test_topic_outlets_full_grid_shares_and_single_outlet_flag():
+    assigned = pd.DataFrame({
+        "doc_id": ["a1", "a1", "a2", "b1", "b1"],
+        "para_id": [0, 1, 0, 0, 1],
+        "outlet": ["A", "A", "A", "B", "B"],
+        "topic": [0, 1, 0, 0, 0],
+        "topic_label": ["war", "gas", "war", "war", "war"],
+    })
+    table = topics.topic_outlets(assigned)
+    assert table[["topic", "outlet", "paragraphs", "articles", "n"]].values.tolist() == [
+        [0, "A", 2, 2, 3], [0, "B", 2, 1, 2], [1, "A", 1, 1, 3], [1, "B", 0, 0, 2]]
+    np.testing.assert_allclose(table["share"], [2 / 3, 1.0, 1 / 3, 0.0])
+    assert table["single_outlet"].tolist() == [False, False, True, True]
+    assert (table["ci_low"] <= table["share"]).all() and (table["share"] <= table["ci_high"]).all()
+    assert table.groupby("outlet")["share"].sum().tolist() == [1.0, 1.0]
+
+
+def test_wilson_interval_known_values():
+    low, high = topics.wilson_interval(np.array([0, 5]), np.array([10, 10]))
+    np.testing.assert_allclose(low, [0.0, 0.2366], atol=1e-4)
+    np.testing.assert_allclose(high, [0.2775, 0.7634], atol=1e-4)
+
+
+def test_choose_k_finds_separated_groups():
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 16) * 10
+    points = np.vstack([c + rng.normal(scale=0.1, size=(6, 16)) for c in centres])
+    assert topics.choose_k(points, k_max=6) == 3
+    assert topics.choose_k(points[:2]) == 1
+
+
+def test_size_class_table():
+    config = topics.TopicConfig()
+    assert [topics.size_class(n, config) for n in (0, 1, 2, 49, 50, 1999, 2000)] == [
+        "none", "none", "tiny", "tiny", "mid", "mid", "large"]
+    assert topics.size_class(30, topics.TopicConfig(size_class="mid")) == "mid"
+
+
+def test_real_model_on_a_tiny_corpus(tmp_path):
+    if not models.has_torch():
+        pytest.skip("torch / sentence-transformers not installed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        out = topics.run(corpus(), cache_dir=tmp_path)
+    assert out["topic_run"].at[0, "embedding"] == models.DEFAULT_MODEL_ID
+    assert out["topic_info"]["size"].sum() == 12
+    assert out["topic_info"]["topic_label"].str.len().gt(0).all()
+    again = topics.run(corpus(), cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(out["topics"], again["topics"])
