@@ -111,17 +111,19 @@ def train(pages: list[dict]) -> dict:
 
 
 def predict_body(model: dict, page: dict) -> str:
-    """The body the cleaner would output for a page under ``model`` (same rules as clean_page)."""
-    p1 = clean._predict(clean._compile_stage(model["stage1"]), page["x1"])
-    p2 = clean._predict(clean._compile_stage(model["stage2"]), clean._context_features(p1))
-    kept, _ = clean._select(page["lines"], page["rules"], p2, model["threshold"])
-    return "\n\n".join(page["lines"][k].text for k in kept)
+    """The body ``clean_page`` outputs for a page under ``model`` (the whole cleaner, not just the classifier)."""
+    return clean._clean_lines(page["lines"], page["rules"], clean._compile_model(model)).body
 
 
-def report(name: str, pages: list[dict], bodies: dict[str, str], score) -> None:
+def report(name: str, pages: list[dict], bodies: dict[str, str], score, per_page: bool = False) -> None:
+    """Print the benchmark's macro F1/P/R of ``bodies`` (and per-page F1, worst first, if asked)."""
     gold = {p["id"]: (DEV / "gold" / f"{p['id']}.txt").read_text(encoding="utf-8") for p in pages}
-    res = score.evaluate(gold, bodies, 4, 0)["macro"]
-    print(f"{name}: F1 {res['f1']:.3f}  P {res['precision']:.3f}  R {res['recall']:.3f}")
+    res = score.evaluate(gold, bodies, 4, 0)
+    macro = res["macro"]
+    print(f"{name}: F1 {macro['f1']:.3f}  P {macro['precision']:.3f}  R {macro['recall']:.3f}")
+    if per_page:
+        for row in sorted(res["per_page"], key=lambda r: r["f1"])[:12]:
+            print(f"  {row['id'][:12]}  P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}")
 
 
 def main(argv: list[str]) -> int:
@@ -132,14 +134,19 @@ def main(argv: list[str]) -> int:
     pages = load_pages()
     model = train(pages)
     print(f"model: two-stage logistic regression; {sum(len(p['y']) for p in pages)} lines from {len(pages)} pages")
-    report("in-sample (train = test)", pages, {p["id"]: predict_body(model, p) for p in pages}, score)
+    report("in-sample (train = test)", pages, {p["id"]: predict_body(model, p) for p in pages}, score, "--per-page" in argv)
     if "--cv" in argv:
         bodies = {}
         ids = np.arange(len(pages))
         for tr, te in GroupKFold(n_splits=CV_FOLDS).split(ids, ids, ids):
             fold_model = train([pages[i] for i in tr])
             bodies.update({pages[i]["id"]: predict_body(fold_model, pages[i]) for i in te})
-        report(f"{CV_FOLDS}-fold cross-validation by site (unseen sites)", pages, bodies, score)
+        report(f"{CV_FOLDS}-fold cross-validation by site (unseen sites)", pages, bodies, score, "--per-page" in argv)
+        if "--dump-cv" in argv:
+            out_dir = Path(argv[argv.index("--dump-cv") + 1])
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for pid, body in bodies.items():
+                (out_dir / f"{pid}.txt").write_text(body, encoding="utf-8")
     out = ROOT / "toolkit" / "resources" / clean.MODEL_FILE
     out.parent.mkdir(exist_ok=True)
     rounded = json.loads(json.dumps(model), parse_float=lambda v: round(float(v), 6))

@@ -108,6 +108,7 @@ class CleanedPage:
 
 _BULLET_RE = re.compile(r"^\s*(?:[•·▪►◦‣∙*\-–—]\s*)+")
 _WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
+_DIGIT_RE = re.compile(r"\d")
 _TERMINAL_RE = re.compile(r"[.!?…][\"'”’»)\]]*$")
 _MONTHS = {
     m: i
@@ -197,11 +198,35 @@ _SITE_WORDS_RE = re.compile(r"\b(?:english|news|times|post|daily|herald|tribune|
 
 
 @lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    """jusText's English stoplist (the list its paragraph classifier uses)."""
+def _stoplists() -> dict[str, frozenset[str]]:
+    """jusText's stoplists (the lists its paragraph classifier uses), by language name."""
     import justext
 
-    return frozenset(justext.get_stoplist("English"))
+    return {lang: frozenset(justext.get_stoplist(lang)) for lang in sorted(justext.get_stoplists())}
+
+
+def _page_stopwords(counts: Counter[str]) -> frozenset[str]:
+    """The jusText stoplist of a page's language, from its lower-cased word ``counts``.
+
+    jusText needs the language given; pages come in many languages (a dump of
+    a Portuguese page measured with English stopwords looks like a menu). The
+    stoplists are scored by the tokens of the page's 150 most frequent words
+    (stopwords are the frequent ones) they cover. English is kept unless another
+    list covers more than twice as many: several of jusText's large lists
+    (Uzbek, Finnish, Marathi, …) contain common English words.
+    """
+    total = sum(counts.values())
+    words = frozenset(w for w, _ in counts.most_common(150))
+    lists = _stoplists()
+    english = sum(counts[w] for w in words.intersection(lists["English"]))
+    if 2 * english >= total:
+        return lists["English"]
+    best, best_n = "English", 2 * english
+    for lang, stops in lists.items():
+        n = sum(counts[w] for w in words.intersection(stops))
+        if n > best_n:
+            best, best_n = lang, n
+    return lists[best]
 
 
 # ----------------------------------------------------------------------------- line shape
@@ -229,11 +254,10 @@ class _Line:
     date: str | None
 
 
-def _make_line(no: int, raw: str) -> _Line:
+def _make_line(no: int, raw: str, words: list[str], stops: frozenset[str]) -> _Line:
+    """A line's shape from its raw text, its word tokens and the page's stoplist."""
     text, bullet = _strip_bullet(raw)
-    words = _WORD_RE.findall(text)
     n = len(words)
-    stops = _stopwords()
     n_stop = sum(1 for w in words if w.lower() in stops)
     alpha = [w for w in words if w[0].isalpha()]
     caps = sum(1 for w in alpha if w[0].isupper())
@@ -247,7 +271,7 @@ def _make_line(no: int, raw: str) -> _Line:
         terminal=bool(_TERMINAL_RE.search(text)),
         cap_ratio=caps / len(alpha) if alpha else 1.0,
         key=" ".join(text.lower().split()),
-        date=_parse_date(text) if any(ch.isdigit() for ch in text) else None,
+        date=_parse_date(text) if _DIGIT_RE.search(text) else None,
     )
 
 
@@ -371,7 +395,8 @@ def _window_mean(x: np.ndarray, radius: int) -> np.ndarray:
     return (c[hi] - c[lo]) / (hi - lo)
 
 
-_RULE_GROUPS = (("caption",), ("cta", "share", "ad"), ("newsletter", "footer", "tags"), ("teaser",), ("repeated-across-pages",))
+_RULE_GROUPS = (("caption",), ("cta", "share", "ad"), ("newsletter", "footer", "tags"), ("teaser",), ("repeated-across-pages",),
+                ("comments",))
 
 
 def _line_features(lines: list[_Line], rules: list[str | None]) -> np.ndarray:
@@ -447,7 +472,11 @@ def _context_features(p: np.ndarray) -> np.ndarray:
 def _model() -> dict:
     """The trained line classifier (JSON written by scripts/train_line_classifier.py), compiled."""
     path = Path(__file__).with_name("resources") / MODEL_FILE
-    raw = json.loads(path.read_text(encoding="utf-8"))
+    return _compile_model(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _compile_model(raw: dict) -> dict:
+    """JSON model weights (both stages and the threshold) as numpy arrays."""
     return {"stage1": _compile_stage(raw["stage1"]), "stage2": _compile_stage(raw["stage2"]), "threshold": raw["threshold"]}
 
 
@@ -463,11 +492,10 @@ def _predict(stage: dict, x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def _content_probabilities(lines: list[_Line], rules: list[str | None]) -> np.ndarray:
+def _content_probabilities(lines: list[_Line], rules: list[str | None], model: dict) -> np.ndarray:
     """Probability that each line is article body (two-stage stacked logistic regression)."""
     if not lines:
         return np.zeros(0)
-    model = _model()
     p1 = _predict(model["stage1"], _line_features(lines, rules))
     return _predict(model["stage2"], _context_features(p1))
 
@@ -485,10 +513,7 @@ def furniture_lines(texts: Iterable[str], min_pages: int = 2) -> frozenset[str]:
     counts: Counter[str] = Counter()
     for text in texts:
         keys = set()
-        for raw in text.split("\n"):
-            if not raw.strip():
-                continue
-            line = _make_line(0, raw)
+        for line in _page_lines(text):
             if line.words >= 15 and line.terminal and _rule_reason(line) is None:
                 continue
             keys.add(line.key)
@@ -498,7 +523,9 @@ def furniture_lines(texts: Iterable[str], min_pages: int = 2) -> frozenset[str]:
 
 def _page_lines(text: str) -> list[_Line]:
     """The non-blank lines of a page dump, with their 1-based line numbers."""
-    return [_make_line(i + 1, raw) for i, raw in enumerate(text.split("\n")) if raw.strip()]
+    rows = [(i + 1, raw, _WORD_RE.findall(raw)) for i, raw in enumerate(text.split("\n")) if raw.strip()]
+    stops = _page_stopwords(Counter(_WORD_RE.findall(text.lower())))
+    return [_make_line(no, raw, words, stops) for no, raw, words in rows]
 
 
 def _rule_reasons(lines: list[_Line], furniture: frozenset[str]) -> list[str | None]:
@@ -520,7 +547,26 @@ def _rule_reasons(lines: list[_Line], furniture: frozenset[str]) -> list[str | N
             r = "teaser"
         in_teasers = r == "teaser" or (in_teasers and r is not None)
         out.append(r)
-    return out
+    cut = _comments_header(lines, out)
+    return out[:cut] + ["comments"] * (len(lines) - cut)
+
+
+def _comments_header(lines: list[_Line], rules: list[str | None]) -> int:
+    """Index of the first comments header below at least three body-shaped sentences (else ``len(lines)``).
+
+    Reader comments are prose too, and on busy pages outweigh the article, so
+    they are cut before classification. A bare "Comments" next to share
+    buttons is a share bar, not a header.
+    """
+    sentences = 0
+    for k, line in enumerate(lines):
+        if rules[k] is None and _is_sentence(line):
+            sentences += 1
+        elif sentences >= 3 and _COMMENTS_HEADER_RE.match(line.text):
+            bar = any(rules[j] == "share" and _SHARE_RE.match(lines[j].text) for j in (k - 1, k + 1) if 0 <= j < len(lines))
+            if not (bar and rules[k] == "share"):
+                return k
+    return len(lines)
 
 
 def clean_page(text: str, *, furniture: frozenset[str] = frozenset()) -> CleanedPage:
@@ -532,8 +578,13 @@ def clean_page(text: str, *, furniture: frozenset[str] = frozenset()) -> Cleaned
     ``paragraphs`` or ``removed``.
     """
     lines = _page_lines(text)
-    rules = _rule_reasons(lines, furniture)
-    kept, cut = _select(lines, rules, _content_probabilities(lines, rules), _model()["threshold"])
+    return _clean_lines(lines, _rule_reasons(lines, furniture), _model())
+
+
+def _clean_lines(lines: list[_Line], rules: list[str | None], model: dict) -> CleanedPage:
+    """:func:`clean_page` on a page's lines and rule reasons under a compiled ``model``
+    (the training script calls it with fold models to cross-validate the whole cleaner)."""
+    kept, cut = _select(lines, rules, _content_probabilities(lines, rules, model), model["threshold"])
     reasons: dict[int, str] = {k: r for k, r in enumerate(rules) if r is not None}
     reasons.update({k: "comments" for k in range(cut, len(lines))})
     prose_start = next((k for k in kept if _is_sentence(lines[k])), kept[0] if kept else len(lines))

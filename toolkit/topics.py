@@ -11,20 +11,24 @@ loaded embedding model and the precomputed embeddings, so it never reaches for t
 Adaptive configuration (``N`` = number of paragraphs modelled; every cell can be overridden through
 :class:`TopicConfig`):
 
-=========  ===========================  ==========================================  ====================
-N          reduction                    clustering                                  outliers (topic -1)
-=========  ===========================  ==========================================  ====================
-0-1        none                         none: a warning; the unit stays unassigned  kept
-2-49       none (the 384-d embeddings)  seeded KMeans, k by cosine silhouette over   none by construction
-           ``BaseDimensionalityReduction``  2..min(8, N-1) (k = 1 when N = 2)
-50-1999    seeded UMAP, cosine,          HDBSCAN, min_cluster_size =                 reassigned to the
-           n_neighbors = clip(N/10, 5,   max(3, round(sqrt(N)/2)), min_samples =     nearest topic
-           15), 5 components,            max(2, min_cluster_size // 2)               embedding
-           min_dist 0, 500 epochs                                                    (``reduce_outliers``)
->= 2000    the same UMAP with            the same formula (N = 10,000 -> 50)         same
-           n_neighbors 15, 200 epochs
-=========  ===========================  ==========================================  ====================
+=========  ==============================  ===========================================  ====================
+N          reduction                       clustering                                   outliers (topic -1)
+=========  ==============================  ===========================================  ====================
+0-1        none                            none: a warning; the unit stays unassigned   kept
+2-49       none (the 384-d embeddings,     seeded KMeans, k by cosine silhouette over    none by construction
+           ``BaseDimensionalityReduction``)  2..min(8, N-1) (k = 1 when N = 2)
+50-1999    seeded UMAP, cosine,            HDBSCAN, min_cluster_size =                  reassigned to the
+           n_neighbors = clip(N/10, 5,     max(3, round(sqrt(N)/3)), min_samples =      nearest topic
+           15), 5 components, min_dist     max(2, min_cluster_size // 2); then topics   embedding
+           0, 500 epochs                   merged down to at most 8 (BERTopic           (``reduce_outliers``)
+                                           ``nr_topics``, c-TF-IDF similarity)
+>= 2000    the same UMAP with              HDBSCAN, min_cluster_size =                  same
+           n_neighbors 15, 200 epochs      max(10, round(sqrt(N)/2)) (N = 10,000 -> 50),
+                                           no cap on the number of topics
+=========  ==============================  ===========================================  ====================
 
+Small and mid-size corpora are usually one story read by a few outlets: finer clusters, merged
+to at most 8, give the sub-themes a reporter can compare; large corpora span many stories.
 When HDBSCAN finds no cluster at all, the tiny-corpus KMeans is used instead (``topic_run`` says so).
 
 Topic terms are c-TF-IDF over ``CountVectorizer(stop_words=...)`` with unigrams and bigrams; the
@@ -99,7 +103,8 @@ class TopicConfig:
         min_cluster_size, min_samples: HDBSCAN settings.
         reduce_outliers: reassign HDBSCAN outliers to the nearest topic embedding.
         outlier_threshold: minimum cosine similarity for that reassignment.
-        max_topics: merge topics down to this many (BERTopic ``nr_topics``); ``None`` keeps all.
+        max_topics: merge topics down to this many (BERTopic ``nr_topics``); ``None``: ``k_max``
+            for tiny and mid corpora, no cap for large ones.
         top_n_words: c-TF-IDF terms per topic in ``top_terms``.
         label_words: KeyBERTInspired words in ``topic_label``.
         extra_stopwords: further words to drop from topic terms (e.g. a corpus's section names).
@@ -222,9 +227,10 @@ def _umap_settings(n: int, cls: str, config: TopicConfig) -> dict[str, Any]:
             "random_state": config.seed, "low_memory": cls == "large"}
 
 
-def _hdbscan_settings(n: int, config: TopicConfig) -> dict[str, Any]:
-    """HDBSCAN keyword arguments for ``n`` units."""
-    size = config.min_cluster_size or max(3, round(math.sqrt(n) / 2))
+def _hdbscan_settings(n: int, cls: str, config: TopicConfig) -> dict[str, Any]:
+    """HDBSCAN keyword arguments for ``n`` units of size class ``cls``."""
+    size = config.min_cluster_size or (max(10, round(math.sqrt(n) / 2)) if cls == "large"
+                                       else max(3, round(math.sqrt(n) / 3)))
     samples = config.min_samples or max(2, size // 2)
     return {"min_cluster_size": size, "min_samples": samples, "metric": "euclidean",
             "cluster_selection_method": "eom", "prediction_data": False}
@@ -297,7 +303,7 @@ def _build_model(cls: str, n: int, k: int | None, embedder: Any, stop_words: lis
         from hdbscan import HDBSCAN
         from umap import UMAP
 
-        umap_kw, hdb_kw = _umap_settings(n, cls, config), _hdbscan_settings(n, config)
+        umap_kw, hdb_kw = _umap_settings(n, cls, config), _hdbscan_settings(n, cls, config)
         reducer, clusterer = UMAP(**umap_kw), HDBSCAN(**hdb_kw)
         settings = {
             "reduction": "UMAP(n_neighbors={n_neighbors}, n_components={n_components}, "
@@ -306,8 +312,11 @@ def _build_model(cls: str, n: int, k: int | None, embedder: Any, stop_words: lis
                           "min_samples={min_samples})".format(**hdb_kw),
         }
     vectorizer = CountVectorizer(stop_words=stop_words, ngram_range=(1, 2))
+    cap = config.max_topics or (None if cls == "large" else config.k_max)
+    if cap and cls != "tiny":
+        settings["clustering"] += f", merged to <= {cap} topics"
     model = BERTopic(embedding_model=embedder, umap_model=reducer, hdbscan_model=clusterer,
-                     vectorizer_model=vectorizer, top_n_words=config.top_n_words, nr_topics=config.max_topics,
+                     vectorizer_model=vectorizer, top_n_words=config.top_n_words, nr_topics=cap if cls != "tiny" else None,
                      calculate_probabilities=False, verbose=False)
     return model, settings
 
