@@ -143,6 +143,54 @@ def test_clean_documents_tables():
         assert all(text[s:e] == t for s, e, t in zip(group["start"], group["end"], group["text"]))
 
 
+def test_clean_documents_with_given_furniture_matches_whole_corpus():
+    texts = {p.name[:3]: p.read_text(encoding="utf-8") for p in sorted(RAW.glob("*.txt"))}
+    docs = pd.DataFrame({"doc_id": list(texts), "format": "txt", "raw_text": list(texts.values())})
+    whole = clean_documents(docs)
+    furniture = furniture_lines(texts.values())
+    subset = docs[docs["doc_id"].isin(["001", "003"])].reset_index(drop=True)
+    part = clean_documents(subset, furniture=furniture)
+    alone = clean_documents(subset)
+    for table_whole, table_part, table_alone in zip(whole, part, alone):
+        expected = table_whole[table_whole["doc_id"].isin(["001", "003"])].reset_index(drop=True)
+        pd.testing.assert_frame_equal(table_part, expected)
+    assert not whole[1][whole[1]["doc_id"] == "001"].reset_index(drop=True).equals(
+        alone[1][alone[1]["doc_id"] == "001"].reset_index(drop=True))
+
+
+def test_empty_furniture_disables_corpus_furniture():
+    docs = pd.DataFrame({"doc_id": ["a", "b"], "format": "txt",
+                         "raw_text": ["Trending Topics Today\n" + PAGE, "Trending Topics Today\nOther page"]})
+    removed = clean_documents(docs)[1]
+    assert removed.iloc[0].tolist() == ["a", 1, "Trending Topics Today", "repeated-across-pages"]
+    removed = clean_documents(docs, furniture=frozenset())[1]
+    assert removed.iloc[0].tolist() == ["a", 1, "Trending Topics Today", "menu"]
+
+
+def test_stopwords_follow_page_language():
+    from toolkit.clean import _page_lines
+
+    portuguese = ("O governo anunciou nesta terça-feira que vai ampliar a rede de ônibus para três novos bairros, "
+                  "uma medida que deve reduzir o tempo de viagem de milhares de moradores da cidade.")
+    line = _page_lines(portuguese)[0]
+    assert line.stop_density > 0.3
+    english = _page_lines(PARA1)[0]
+    assert english.stop_density > 0.3
+    assert _page_lines("Home\nNews")[1].stop_density == 0.0
+
+
+def test_comments_after_article_are_cut():
+    comment = ("I think the council should have voted for this years ago, and the new routes will be "
+               "a great help for everyone who works in the city centre.")
+    text = "\n".join([PAGE.split("\nShare")[0], "3 Comments", "Reader42", comment, comment.replace("I think", "Honestly,")])
+    page = clean_page(text)
+    reasons = {r.line_no: r.reason for r in page.removed}
+    n = len(text.split("\n"))
+    assert [reasons[k] for k in range(n - 3, n + 1)] == ["comments"] * 4
+    assert page.paragraphs[-1].text == PARA3
+    _accounted(text, page)
+
+
 # ---------------------------------------------------------------- bundled corpus
 
 

@@ -92,14 +92,23 @@ def test_same_input_same_tables():
         pd.testing.assert_frame_equal(first[name], second[name])
 
 
-def test_five_paragraphs_use_kmeans_without_crashing():
-    out = run_tfidf(corpus(5))
+@pytest.mark.parametrize("n", [2, 5])
+def test_few_paragraphs_use_kmeans_without_crashing(n):
+    out = run_tfidf(corpus(n))
     run = out["topic_run"].iloc[0]
     assert run["size_class"] == "tiny"
-    assert run["clustering"].startswith("KMeans(k=")
-    assert len(out["topics"]) == 5
+    assert run["clustering"].startswith("KMeans(k=1)" if n == 2 else "KMeans(k=")
+    assert len(out["topics"]) == n
     assert (out["topics"]["topic"] >= 0).all()
     assert out["topics"]["probability"].isna().all()
+
+
+def test_without_torch_the_fallback_is_used_with_a_warning(monkeypatch):
+    monkeypatch.setattr(models, "has_torch", lambda: False)
+    with pytest.warns(RuntimeWarning, match="TF-IDF"):
+        out = topics.run(corpus())
+    assert out["topic_run"].at[0, "embedding"] == "tfidf-svd"
+    assert len(out["topics"]) == 12
 
 
 def test_one_paragraph_warns_and_leaves_it_unassigned():

@@ -10,10 +10,13 @@ How it works (no library does boilerplate removal on *text* rather than HTML;
 jusText and trafilatura need the DOM, so the line logic is hand-written, in the
 spirit of jusText's good/bad/near-good classification with context smoothing):
 
+0. Stopword densities use the jusText stoplist of the page's language
+   (detected from the page's frequent words; English unless clearly not).
 1. Pattern rules tag lines that are furniture wherever they stand (calls to
    action, share bars, newsletter and donation boxes, image credits,
    copyright, tag lists, teaser blocks after "Related"/"Most read" headers),
-   and lines repeated across pages of the corpus (:func:`furniture_lines`).
+   lines repeated across pages of the corpus (:func:`furniture_lines`), and
+   everything from a comments header below the first three body sentences.
 2. A two-stage logistic regression (numpy-only inference, JSON weights in
    ``resources/``, trained by ``scripts/train_line_classifier.py``) gives each
    line a body probability from its shape (length, jusText stopword density,
@@ -215,11 +218,11 @@ def _page_stopwords(counts: Counter[str]) -> frozenset[str]:
     list covers more than twice as many: several of jusText's large lists
     (Uzbek, Finnish, Marathi, …) contain common English words.
     """
-    total = sum(counts.values())
-    words = frozenset(w for w, _ in counts.most_common(150))
+    frequent = counts.most_common(150)
+    words = frozenset(w for w, _ in frequent)
     lists = _stoplists()
     english = sum(counts[w] for w in words.intersection(lists["English"]))
-    if 2 * english >= total:
+    if 2 * english >= sum(c for _, c in frequent):
         return lists["English"]
     best, best_n = "English", 2 * english
     for lang, stops in lists.items():
@@ -339,7 +342,7 @@ def _rule_reason(line: _Line) -> str | None:
         return "ad"
     if _SHARE_RE.match(t):
         return "share"
-    if _CAPTION_RE.search(t) and line.words <= 80:
+    if line.words <= 80 and _CAPTION_RE.search(t):
         return "caption"
     if line.words <= 40 and _FOOTER_RE.search(t):
         return "footer"
@@ -347,7 +350,7 @@ def _rule_reason(line: _Line) -> str | None:
         return "tags"
     if line.words <= 150 and _DONATION_RE.search(t):
         return "donation"
-    if _NEWSLETTER_RE.search(t) and (line.words <= 25 and line.stop_density < 0.6 or line.words <= 60 and _NEWSLETTER_RE.match(t)):
+    if line.words <= 60 and _NEWSLETTER_RE.search(t) and (line.words <= 25 and line.stop_density < 0.6 or _NEWSLETTER_RE.match(t)):
         return "newsletter"
     if line.words <= 8 and " | " in t:
         return "menu"
@@ -415,6 +418,9 @@ def _line_features(lines: list[_Line], rules: list[str | None]) -> np.ndarray:
     start, end = _best_span(np.convolve(prose, [0.2, 0.6, 0.2], mode="same"))
     idx = np.arange(n)
     dist = np.where(idx < start, start - idx, np.where(idx >= end, idx - end + 1, 0))
+    meta = [l.words <= 12 and (_is_date_line(l) or bool(_BYLINE_RE.search(l.text))) for l in lines]
+    opens = [rules[k] is None and _is_sentence(l) and any(meta[max(0, k - 4):k]) for k, l in enumerate(lines)]
+    anchor = opens.index(True) if any(opens) else n
     cols = [
         words <= 3, (words > 3) & (words <= 8), (words > 8) & (words <= 15), (words > 15) & (words <= 30), words > 30,
         np.log1p(words),
@@ -423,7 +429,7 @@ def _line_features(lines: list[_Line], rules: list[str | None]) -> np.ndarray:
         [l.text.endswith(":") for l in lines],
         [l.cap_ratio if l.words >= 3 else 0.5 for l in lines],
         [l.bullet for l in lines],
-        [sum(ch.isdigit() for ch in l.text) / max(1, len(l.text)) for l in lines],
+        [len(_DIGIT_RE.findall(l.text)) / max(1, len(l.text)) for l in lines],
         [_is_headline_shape(l) for l in lines],
         [l.words <= 12 and _is_date_line(l) for l in lines],
         [l.words <= 12 and bool(_BYLINE_RE.search(l.text)) for l in lines],
@@ -443,13 +449,21 @@ def _line_features(lines: list[_Line], rules: list[str | None]) -> np.ndarray:
         words / max(1.0, words.max(initial=0.0)),
         prose - prose.max(initial=0.0),
         _window_mean(prose, 3) - _window_mean(prose, 3).max(initial=0.0),
+        opens,
+        idx == anchor,
+        np.clip((idx - anchor) / 20, -1.0, 1.0) if anchor < n else np.zeros(n),
     ]
     return np.column_stack([np.asarray(c, dtype=float) for c in cols]) if n else np.zeros((0, len(cols)))
 
 
-def _context_features(p: np.ndarray) -> np.ndarray:
+#: Stage-1 feature columns passed through to stage 2: the anchor features (last three columns).
+_PASS_THROUGH = slice(-3, None)
+
+
+def _context_features(p: np.ndarray, x1: np.ndarray) -> np.ndarray:
     """Stage-2 features from stage-1 probabilities: the line's own logit, neighbours,
-    window means, and where the line sits relative to the page's content mass."""
+    window means, where the line sits relative to the page's content mass, and the
+    stage-1 anchor features (first sentence after the byline/date) from ``x1``."""
     logit = np.log(np.clip(p, 1e-4, 1 - 1e-4) / np.clip(1 - p, 1e-4, 1))
     mass = np.cumsum(p) / max(p.sum(), 1e-9)
     start, end = _best_span(np.convolve(p - 0.5, [0.25, 0.5, 0.25], mode="same"))
@@ -465,7 +479,7 @@ def _context_features(p: np.ndarray) -> np.ndarray:
         (idx >= start) & (idx < end),
         np.minimum(dist, 10) / 10,
     ]
-    return np.column_stack([np.asarray(c, dtype=float) for c in cols])
+    return np.column_stack([np.asarray(c, dtype=float) for c in cols] + [x1[:, _PASS_THROUGH]])
 
 
 @lru_cache(maxsize=1)
@@ -496,8 +510,9 @@ def _content_probabilities(lines: list[_Line], rules: list[str | None], model: d
     """Probability that each line is article body (two-stage stacked logistic regression)."""
     if not lines:
         return np.zeros(0)
-    p1 = _predict(model["stage1"], _line_features(lines, rules))
-    return _predict(model["stage2"], _context_features(p1))
+    x1 = _line_features(lines, rules)
+    p1 = _predict(model["stage1"], x1)
+    return _predict(model["stage2"], _context_features(p1, x1))
 
 
 # ----------------------------------------------------------------------------- public API
@@ -581,13 +596,29 @@ def clean_page(text: str, *, furniture: frozenset[str] = frozenset()) -> Cleaned
     return _clean_lines(lines, _rule_reasons(lines, furniture), _model())
 
 
+#: Body probability above which a prose-like kept line opens the article even when it is not
+#: sentence-shaped (short articles often start with an unpunctuated line); other kept lines
+#: above the first sentence are taken as captions or standfirsts.
+_SURE_BODY = 0.75
+
+
+def _is_lede_shape(line: _Line) -> bool:
+    """Prose-like opening line: 8+ words, stopword-dense, not ending in a photo credit ``(…)``
+    or a question mark (headlines)."""
+    return line.words >= 8 and line.stop_density >= 0.3 and not line.text.endswith((")", "?"))
+
+
 def _clean_lines(lines: list[_Line], rules: list[str | None], model: dict) -> CleanedPage:
     """:func:`clean_page` on a page's lines and rule reasons under a compiled ``model``
     (the training script calls it with fold models to cross-validate the whole cleaner)."""
-    kept, cut = _select(lines, rules, _content_probabilities(lines, rules, model), model["threshold"])
+    p = _content_probabilities(lines, rules, model)
+    kept, cut = _select(lines, rules, p, model["threshold"])
     reasons: dict[int, str] = {k: r for k, r in enumerate(rules) if r is not None}
     reasons.update({k: "comments" for k in range(cut, len(lines))})
-    prose_start = next((k for k in kept if _is_sentence(lines[k])), kept[0] if kept else len(lines))
+    counts = Counter(line.key for line in lines)
+    prose_start = next((k for k in kept if _is_sentence(lines[k])
+                        or p[k] >= _SURE_BODY and counts[lines[k].key] == 1 and _is_lede_shape(lines[k])),
+                       kept[0] if kept else len(lines))
     meta = _metadata(lines, prose_start, reasons)
     for k in kept:
         if k < prose_start and (lines[k].bullet or not lines[k].terminal):
@@ -786,14 +817,19 @@ def _meta_value(row: pd.Series, col: str) -> str | None:
     return s or None
 
 
-def clean_documents(documents: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def clean_documents(
+    documents: pd.DataFrame, *, furniture: frozenset[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Clean every document into articles, removed lines and paragraphs.
 
     Input ``documents``: doc_id, format, raw_text (plus source_path, encoding,
     n_bytes) and optional title, outlet, published, url, author. Rows with
     format ``txt``/``md`` are page dumps cleaned with :func:`clean_page`, using
-    furniture computed over all page dumps of the call; other formats are
-    already-extracted text split into paragraphs at blank lines.
+    ``furniture`` (keys from :func:`furniture_lines`, e.g. computed once over a
+    whole corpus cleaned in chunks) or, when it is None, furniture computed over
+    all page dumps of the call; other formats are already-extracted text split
+    into paragraphs at blank lines. Given ``furniture``, each document's rows
+    depend only on its own text.
 
     Returns ``(articles, removed, paragraphs)``:
 
@@ -805,7 +841,8 @@ def clean_documents(documents: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
       offsets into the article text).
     """
     is_dump = documents["format"].isin(["txt", "md"]) if len(documents) else pd.Series([], dtype=bool)
-    furniture = furniture_lines(documents.loc[is_dump, "raw_text"].fillna("")) if is_dump.any() else frozenset()
+    if furniture is None:
+        furniture = furniture_lines(documents.loc[is_dump, "raw_text"].fillna("")) if is_dump.any() else frozenset()
     art_rows, rem_rows, par_rows = [], [], []
     for (_, row), dump in zip(documents.iterrows(), is_dump):
         doc_id = str(row["doc_id"])

@@ -62,7 +62,7 @@ def heatmap_figure(info: pd.DataFrame, outlets: pd.DataFrame, source: str, *, mi
     faded = alt.when(alt.datum["n"] < min_n).then(alt.value(FADED_OPACITY)).otherwise(alt.value(1.0))
     cells = base.mark_rect().encode(
         color=alt.Color("share:Q", scale=alt.Scale(scheme=SEQUENTIAL_SCHEME, domain=[0, 1]),
-                        title="Share of the outlet's paragraphs", legend=alt.Legend(format=".0%")),
+                        title="Share", legend=alt.Legend(format=".0%")),
         opacity=faded,
         tooltip=[
             alt.Tooltip("topic_label:N", title="topic"), alt.Tooltip("outlet:N"),
