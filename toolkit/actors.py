@@ -882,6 +882,32 @@ def unresolved_entities(entities: pd.DataFrame, *, table: ActorTable | None = No
 # --------------------------------------------------------------------- stage
 
 
+#: Tables :func:`document_step` reads and writes (the pipeline's per-document protocol).
+DOCUMENT_INPUTS: tuple[str, ...] = ("sentences",)
+DOCUMENT_OUTPUTS: tuple[str, ...] = ("entities",)
+
+
+def document_step(
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    data_dir: Path | str = Path("data"),
+    model: str = DEFAULT_MODEL,
+    batch_size: int = 256,
+    **_other_stage_options: object,
+) -> dict[str, pd.DataFrame]:
+    """The per-document part of the stage: NER over some documents' sentences.
+
+    Its output for a document depends only on that document's sentences, the model and
+    ``actors.yml`` (the entity-ruler patterns), so the pipeline may cache it per document
+    and run it on any partition of the corpus. Returns ``{"entities": ...}``
+    (:func:`extract_entities`, one process).
+    """
+    table = load_actor_table(Path(data_dir) / "actors.yml")
+    entities = extract_entities(frames["sentences"], model=model, batch_size=batch_size, n_process=1,
+                                patterns=entity_patterns(table))
+    return {"entities": entities}
+
+
 def run(
     tables: Mapping[str, pd.DataFrame],
     *,
@@ -893,6 +919,7 @@ def run(
     norp: bool = True,
     metonyms: bool = True,
     min_unresolved: int = 2,
+    precomputed: Mapping[str, pd.DataFrame] | None = None,
     **_other_stage_options: object,
 ) -> dict[str, pd.DataFrame]:
     """The actors stage: NER, canonicalisation, co-mentions and prominence.
@@ -903,12 +930,17 @@ def run(
     ``actor_prominence`` (:func:`actor_prominence`), ``actor_merges``
     (:func:`merges_table`) and ``unresolved_entities`` (:func:`unresolved_entities`
     with ``min_count=min_unresolved``). Options shared by all stages that this one does
-    not use (``cache_dir``) are accepted and ignored.
+    not use (``cache_dir``) are accepted and ignored. ``precomputed``: the output of
+    :func:`document_step` for every document (the pipeline's engine computes it per
+    document, cached and in parallel); without it NER runs here.
     """
     table = load_actor_table(Path(data_dir) / "actors.yml")
     sentences, articles = tables["sentences"], tables["articles"]
-    entities = extract_entities(sentences, model=model, batch_size=batch_size, n_process=n_process,
-                                patterns=entity_patterns(table))
+    if precomputed is not None:
+        entities = precomputed["entities"]
+    else:
+        entities = extract_entities(sentences, model=model, batch_size=batch_size, n_process=n_process,
+                                    patterns=entity_patterns(table))
     resolved = resolve_entities(entities, table, fuzzy_threshold=fuzzy_threshold, norp=norp, metonyms=metonyms)
     mentions = mentions_table(resolved)
     return {

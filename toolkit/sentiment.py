@@ -732,6 +732,21 @@ def distribution(sentences: pd.DataFrame, articles: pd.DataFrame, *, bins: int =
 # --- stage entry point ------------------------------------------------------------
 
 
+#: Tables :func:`document_step` reads and writes (the pipeline's per-document protocol).
+DOCUMENT_INPUTS: tuple[str, ...] = ("sentences",)
+DOCUMENT_OUTPUTS: tuple[str, ...] = ("sentences",)
+
+
+def document_step(frames: Mapping[str, pd.DataFrame], **_stage_options) -> dict[str, pd.DataFrame]:
+    """The per-document part of the stage: scores and voice of some documents' sentences.
+
+    Depends only on each document's own sentences, so the pipeline may cache it per
+    document and run it on any partition. Returns ``{"sentences": ...}`` with the
+    columns added by :func:`score_sentences` and :func:`mark_voice` (one process).
+    """
+    return {"sentences": mark_voice(score_sentences(frames["sentences"], n_jobs=1))}
+
+
 def run(tables: Mapping[str, pd.DataFrame], **options) -> dict[str, pd.DataFrame]:
     """Sentiment stage: score and voice-mark sentences, aggregate, pick evidence.
 
@@ -742,7 +757,8 @@ def run(tables: Mapping[str, pd.DataFrame], **options) -> dict[str, pd.DataFrame
     **options
         ``n_jobs`` (for :func:`score_sentences`); ``n_boot``, ``seed``,
         ``min_n``, ``resample`` (for :func:`aggregate`); ``k`` (for
-        :func:`evidence`). ``data_dir`` and ``cache_dir``, which the pipeline
+        :func:`evidence`); ``precomputed``: the output of :func:`document_step`
+        for every document (the pipeline's engine computes it per document). ``data_dir`` and ``cache_dir``, which the pipeline
         passes to every stage, are accepted and unused: this stage reads no
         data files and caches nothing. Other options raise ``TypeError``.
 
@@ -753,15 +769,17 @@ def run(tables: Mapping[str, pd.DataFrame], **options) -> dict[str, pd.DataFrame
         ``compound``, ``quoted_share``, ``voice``), ``sentiment_by``,
         ``sentiment_evidence``, ``sentiment_distribution``.
     """
-    allowed = {"n_jobs", "n_boot", "seed", "min_n", "resample", "k", "data_dir", "cache_dir"}
+    allowed = {"n_jobs", "n_boot", "seed", "min_n", "resample", "k", "data_dir", "cache_dir", "precomputed"}
     unknown = set(options) - allowed
     if unknown:
         raise TypeError(f"sentiment.run got unknown options: {sorted(unknown)}")
     agg_options = {key: options[key] for key in ("n_boot", "seed", "min_n", "resample") if key in options}
     articles = tables["articles"]
     mentions = tables.get("mentions")
-    scored = score_sentences(tables["sentences"], n_jobs=options.get("n_jobs"))
-    voiced = mark_voice(scored)
+    if options.get("precomputed") is not None:
+        voiced = options["precomputed"]["sentences"]
+    else:
+        voiced = mark_voice(score_sentences(tables["sentences"], n_jobs=options.get("n_jobs")))
     return {
         "sentences": voiced,
         "sentiment_by": aggregate(voiced, articles=articles, mentions=mentions, **agg_options),

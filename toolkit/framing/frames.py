@@ -23,6 +23,7 @@ SHARES_COLUMNS = ["outlet", "frame", "family", "label", "sentences", "n", "share
                   "articles", "example", "example_doc_id", "example_sent_id"]
 
 VOWELS = frozenset("aeiou")
+WORD = re.compile(r"[^\W_]+")
 FRAME_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
@@ -145,6 +146,24 @@ def _cue_regex(frame: Frame) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
 
 
+def _triggers(cues: Sequence[str]) -> tuple[frozenset[str], tuple[str, ...], bool]:
+    """Words whose presence makes a cue match possible: the forms of each cue's first word,
+    prefixes of wildcard first words, and whether some cue starts with a non-word (always try).
+    Checking them against a sentence's word set first skips most regex searches."""
+    forms: set[str] = set()
+    prefixes: list[str] = []
+    always = False
+    for cue in cues:
+        first = re.split(r"[\s\-]+", cue.strip().lower())[0]
+        if first.endswith("*"):
+            prefixes.append(first[:-1])
+        elif first.isalpha():
+            forms.update(word_forms(first))
+        else:
+            always = True
+    return frozenset(forms), tuple(prefixes), always
+
+
 def match_cues(texts: Sequence[str], frames: Sequence[Frame]) -> tuple[np.ndarray, list[list[list[str]]]]:
     """Cue weights and matched phrases per text and frame.
 
@@ -154,12 +173,16 @@ def match_cues(texts: Sequence[str], frames: Sequence[Frame]) -> tuple[np.ndarra
     """
     weights = np.zeros((len(texts), len(frames)))
     phrases: list[list[list[str]]] = [[[] for _ in frames] for _ in texts]
+    words = [set(WORD.findall(text.lower())) for text in texts]
     for j, frame in enumerate(frames):
         pattern = _cue_regex(frame)
         if pattern is None:
             continue
         cues = sorted(frame.cues, key=lambda c: (-len(c), c))
+        triggers, prefixes, always = _triggers(cues)
         for i, text in enumerate(texts):
+            if not (always or words[i] & triggers or (prefixes and any(w.startswith(prefixes) for w in words[i]))):
+                continue
             found: set[str] = set()
             for m in pattern.finditer(text):
                 cue = cues[int(m.lastgroup[1:])]
