@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from .clean import clean_page
 from .corpus import load_documents
+from .engine import Engine
 from .pipeline import ANALYSES, analyze, figures, project_root
 
 
@@ -62,8 +63,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if name != "corpus":
             bar.update(1)
 
+    engine = Engine(kind=args.engine, n_jobs=args.jobs, scheduler=args.scheduler)
     corpus = analyze(corpus_path, manifest=manifest if manifest.is_file() else None,
-                     data_dir=args.data_dir, stages=stages, out=out, progress=step)
+                     data_dir=args.data_dir, stages=stages, out=out, engine=engine, progress=step)
     bar.set_postfix_str("charts")
     figs = figures(corpus)
     index = export_all(figs, exports, title="newsangle: story kit")
@@ -92,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--exports", help="folder for charts (default: exports)")
     run.add_argument("--data-dir", help="folder with actors.yml, frames.yml, naming.yml (default: data)")
     run.add_argument("--stages", help=f"comma-separated analysis stages (default: {','.join(s for s, _ in ANALYSES)})")
+    run.add_argument("--engine", choices=["local", "dask"], default="local",
+                     help="where per-document work runs: local processes, or a Dask cluster")
+    run.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786); default: a LocalCluster")
+    run.add_argument("--jobs", type=int, help="worker processes (default: all cores)")
     run.set_defaults(func=_cmd_run)
     clean = sub.add_parser("clean", help="write the article body of each page dump")
     clean.add_argument("paths", nargs="+", help="page dumps, folders or globs")

@@ -2,8 +2,12 @@
 
 The pipeline holds no stage logic. It wires pure functions together::
 
-    load_documents → clean_documents → apply_manifest → split_sentences → find_derivations
-        → actors.run → sentiment.run → framing.run → topics.run
+    load_documents → clean_documents → split_sentences → apply_manifest → find_derivations
+        → actors → sentiment → framing → topics
+
+Per-document work (cleaning, segmentation, and each stage's ``document_step``) is mapped
+over the documents by :mod:`toolkit.engine`, cached per document; corpus-level work
+(rewrites, co-mentions, aggregates, topics) runs on the whole tables.
 
 and, when given an output folder, caches each stage's tables there under a key that
 hashes everything the stage depends on (input bytes, manifest, reporter data files,
@@ -22,9 +26,10 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
-from .clean import clean_documents
+from .clean import clean_documents, furniture_lines
 from .corpus import LoadLimits, apply_manifest, fill_unknown_outlets, load_documents, read_manifest
 from .dedup import find_derivations, mark_derivations, rewrite_diff
+from .engine import Engine, map_documents
 from .report import outlet_summary, removal_reasons, removed_by_reason
 from .segment import split_sentences
 from .store import StageStore, files_fingerprint, fingerprint
@@ -105,20 +110,66 @@ def _code_fingerprint() -> str:
     return files_fingerprint(sorted(package.rglob("*.py")))
 
 
-def corpus_tables(
-    documents: pd.DataFrame, rejects: pd.DataFrame, manifest: pd.DataFrame | None = None
-) -> dict[str, pd.DataFrame]:
-    """From loaded documents to the corpus tables (pure).
+def document_tables(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Clean and segment some documents: the per-document part of the corpus stage.
 
-    Returns ``documents``, ``rejects``, ``articles``, ``removed``, ``paragraphs``,
-    ``sentences``, ``derivations``, ``rewrite_diff``, and the descriptive
-    ``outlet_summary``, ``removed_by_reason`` and ``removal_reasons``.
+    ``frames["documents"]`` carries, besides the ``documents`` columns, ``furniture``:
+    the corpus-furniture keys that occur on that page (a tuple), so each document's
+    result depends only on its own row. Returns ``articles``, ``removed``,
+    ``paragraphs`` and ``sentences`` for those documents.
     """
-    articles, removed, paragraphs = clean_documents(documents)
+    docs = frames["documents"]
+    parts = [
+        clean_documents(docs.iloc[[i]].drop(columns=["furniture"]), furniture=frozenset(docs["furniture"].iloc[i]))
+        for i in range(len(docs))
+    ]
+    if not parts:
+        parts = [clean_documents(docs.drop(columns=["furniture"]), furniture=frozenset())]
+    articles, removed, paragraphs = (pd.concat(list(p), ignore_index=True) for p in zip(*parts))
+    return {"articles": articles, "removed": removed, "paragraphs": paragraphs, "sentences": split_sentences(paragraphs)}
+
+
+def page_furniture(documents: pd.DataFrame) -> list[tuple[str, ...]]:
+    """For each document, the corpus-furniture keys found on its page (empty for non-dump formats)."""
+    is_dump = documents["format"].isin(["txt", "md"])
+    furniture = furniture_lines(documents.loc[is_dump, "raw_text"])
+    own = [
+        tuple(sorted(furniture & furniture_lines([text], min_pages=1))) if dump else ()
+        for text, dump in zip(documents["raw_text"], is_dump)
+    ]
+    return own
+
+
+def corpus_tables(
+    documents: pd.DataFrame,
+    rejects: pd.DataFrame,
+    manifest: pd.DataFrame | None = None,
+    *,
+    engine: Engine = Engine(),
+    cache_dir: Path | None = None,
+    salt: str = "",
+) -> dict[str, pd.DataFrame]:
+    """From loaded documents to the corpus tables.
+
+    Cleaning and segmentation run per document through ``engine`` (cached per document
+    in ``cache_dir`` when given); manifest overrides, rewrite detection and the
+    descriptive tables run over the whole corpus. Returns ``documents``, ``rejects``,
+    ``articles``, ``removed``, ``paragraphs``, ``sentences``, ``derivations``,
+    ``rewrite_diff``, ``outlet_summary``, ``removed_by_reason`` and ``removal_reasons``.
+    """
+    per_doc = map_documents(
+        document_tables,
+        {"documents": documents.assign(furniture=page_furniture(documents))},
+        outputs=["articles", "removed", "paragraphs", "sentences"],
+        doc_ids=documents["doc_id"].tolist(),
+        salt=fingerprint("corpus", salt),
+        cache_dir=cache_dir,
+        engine=engine,
+    )
+    articles, removed, paragraphs, sentences = (per_doc[k] for k in ("articles", "removed", "paragraphs", "sentences"))
     if manifest is not None and not manifest.empty:
         articles = apply_manifest(articles, documents, manifest)
     articles = fill_unknown_outlets(articles)
-    sentences = split_sentences(paragraphs)
     derivations = find_derivations(articles, sentences)
     articles = mark_derivations(articles, derivations).reindex(columns=ARTICLE_COLUMNS)
     return {
@@ -134,6 +185,40 @@ def corpus_tables(
         "derivations": derivations,
         "rewrite_diff": rewrite_diff(sentences, articles),
     }
+
+
+def run_stage(
+    module_name: str,
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    data_dir: Path,
+    cache_dir: Path | None,
+    engine: Engine,
+    salt: str,
+) -> dict[str, pd.DataFrame]:
+    """Run one analysis stage.
+
+    A stage module whose work splits per document exposes ``document_step`` with
+    ``DOCUMENT_INPUTS``/``DOCUMENT_OUTPUTS``: that part is mapped over the documents by
+    ``engine`` (cached per document under ``cache_dir/<stage>``) and handed to the
+    module's ``run`` as ``precomputed``; ``run`` then does the corpus-level work only.
+    """
+    module = importlib.import_module(module_name)
+    options: dict = {"data_dir": data_dir, "cache_dir": cache_dir}
+    step = getattr(module, "document_step", None)
+    if step is not None:
+        name = module_name.rsplit(".", 1)[-1]
+        options["precomputed"] = map_documents(
+            step,
+            {k: tables[k] for k in module.DOCUMENT_INPUTS},
+            outputs=list(module.DOCUMENT_OUTPUTS),
+            doc_ids=tables["articles"]["doc_id"].tolist(),
+            salt=salt,
+            cache_dir=cache_dir / name if cache_dir is not None else None,
+            engine=engine,
+            options={"data_dir": data_dir},
+        )
+    return module.run(tables, **options)
 
 
 def _resolve(paths, manifest, data_dir) -> tuple[list[Path], Path | None, Path]:
@@ -157,6 +242,7 @@ def analyze(
     stages: Sequence[str] | None = None,
     out: str | Path | None = None,
     limits: LoadLimits = LoadLimits(),
+    engine: Engine = Engine(),
     progress: Callable[[str], None] | None = None,
 ) -> Corpus:
     """Load, clean and analyse a corpus; return a :class:`Corpus` with every table.
@@ -167,7 +253,9 @@ def analyze(
     live (default: the project's ``data/``). ``stages``: analysis stages to run, in
     pipeline order (default: all of :data:`ANALYSES`; ``[]`` gives the corpus tables only).
     ``out``: a folder for the Parquet tables and the stage cache; without it nothing is
-    written and nothing is reused. ``progress``: called with each stage's name as it starts.
+    written and nothing is reused. ``engine``: where per-document work runs
+    (:class:`toolkit.engine.Engine`: local processes by default, or a Dask cluster).
+    ``progress``: called with each stage's name as it starts.
     """
     paths, manifest_path, data_dir = _resolve(paths, manifest, data_dir)
     wanted = [name for name, _ in ANALYSES] if stages is None else list(stages)
@@ -191,23 +279,24 @@ def analyze(
         documents["doc_id"].tolist(), rejects.to_csv(index=False),
         manifest_path if manifest_path else None,
     )
+    cache_dir = Path(out) / "cache" if out is not None else None
     tables = store.get("corpus", key) if store else None
     if tables is None:
-        tables = corpus_tables(documents, rejects, manifest_df)
+        tables = corpus_tables(documents, rejects, manifest_df, engine=engine,
+                               cache_dir=cache_dir / "corpus" if cache_dir else None, salt=code)
         if store:
             store.put("corpus", key, tables)
     tables = dict(tables)
-    cache_dir = Path(out) / "cache" if out is not None else None
+    data_files = files_fingerprint(sorted(data_dir.glob("*.yml")))
     for name, module_name in ANALYSES:
         if name not in wanted:
             continue
         notify(name)
-        data_files = sorted(data_dir.glob("*.yml"))
-        key = fingerprint(key, name, files_fingerprint(data_files))
+        key = fingerprint(key, name, data_files)
         result = store.get(name, key) if store else None
         if result is None:
-            module = importlib.import_module(module_name)
-            result = module.run(tables, data_dir=data_dir, cache_dir=cache_dir)
+            result = run_stage(module_name, tables, data_dir=data_dir, cache_dir=cache_dir, engine=engine,
+                               salt=fingerprint(code, name, data_files))
             if store:
                 store.put(name, key, result)
         tables.update(result)
@@ -220,9 +309,10 @@ def load_corpus(
     manifest: str | Path | None = None,
     out: str | Path | None = None,
     limits: LoadLimits = LoadLimits(),
+    engine: Engine = Engine(),
 ) -> Corpus:
     """Load and clean a corpus without running any analysis (``analyze(..., stages=[])``)."""
-    return analyze(paths, manifest=manifest, stages=[], out=out, limits=limits)
+    return analyze(paths, manifest=manifest, stages=[], out=out, limits=limits, engine=engine)
 
 
 def figures(corpus: Corpus) -> list:
