@@ -210,7 +210,7 @@ def run_stage(
         name = module_name.rsplit(".", 1)[-1]
         options["precomputed"] = map_documents(
             step,
-            {k: tables[k] for k in module.DOCUMENT_INPUTS},
+            {k: tables[k] for k in module.DOCUMENT_INPUTS if k in tables},
             outputs=list(module.DOCUMENT_OUTPUTS),
             doc_ids=tables["articles"]["doc_id"].tolist(),
             salt=salt,

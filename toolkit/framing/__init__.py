@@ -76,8 +76,41 @@ def empty_tables() -> dict[str, pd.DataFrame]:
     return {name: pd.DataFrame(columns=cols) for name, cols in TABLE_COLUMNS.items()}
 
 
+#: Tables :func:`document_step` reads and writes (the pipeline's per-document protocol).
+DOCUMENT_INPUTS: tuple[str, ...] = ("sentences", "mentions")
+DOCUMENT_OUTPUTS: tuple[str, ...] = ("frames", "attribution")
+
+
+def _embedder(cache_dir: Path | str | None):
+    from toolkit.models import embed as model_embed
+
+    def embed(texts: list[str]):
+        return model_embed(texts, cache_dir=cache_dir)
+
+    return embed
+
+
+def document_step(frames: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"),
+                  use_embeddings: bool = True, min_score: float = 0.35, max_frames: int = 3,
+                  **_other_stage_options: object) -> dict[str, pd.DataFrame]:
+    """The per-document part of the stage: frame scores and attributions of some documents.
+
+    Both depend only on a document's own sentences and mentions (and the codebook), so the
+    pipeline may cache them per document and run them on any partition. Returns
+    ``frames`` (:func:`score_frames`) and ``attribution`` (:func:`attribute_sentences`).
+    """
+    sentences = frames["sentences"].sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
+    frames_path = Path(data_dir) / "frames.yml"
+    scored = pd.DataFrame(columns=FRAMES_COLUMNS)
+    if frames_path.exists() and not sentences.empty:
+        scored = score_frames(sentences, load_codebook(frames_path), embed=_embedder(None) if use_embeddings else None,
+                              min_score=min_score, max_frames=max_frames)
+    return {"frames": scored, "attribution": attribute_sentences(sentences, frames.get("mentions"))}
+
+
 def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"), cache_dir: Path | str | None = None,
-        use_embeddings: bool = True, min_score: float = 0.35, max_frames: int = 3, top_terms: int = 20) -> dict[str, pd.DataFrame]:
+        use_embeddings: bool = True, min_score: float = 0.35, max_frames: int = 3, top_terms: int = 20,
+        precomputed: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
     """The framing stage: every framing table for a corpus.
 
     Reads ``tables["sentences"]`` (doc_id, para_id, sent_id, start, end, text), ``tables["articles"]``
@@ -91,6 +124,8 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
     Returns frames, frame_shares, distinctive_terms, naming, naming_candidates, attribution,
     attribution_by_outlet and rewrite_changes (columns in ``TABLE_COLUMNS``). Comparisons that a
     corpus cannot support (one outlet) warn and return their table empty, with its columns.
+    ``precomputed``: the output of :func:`document_step` for every document (the pipeline's
+    engine computes it per document, cached); without it frames and attribution are computed here.
     """
     out = empty_tables()
     sentences, articles = tables.get("sentences"), tables.get("articles")
@@ -106,14 +141,11 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
     frames_path, naming_path = data_dir / "frames.yml", data_dir / "naming.yml"
     if frames_path.exists():
         codebook = load_codebook(frames_path)
-        embed = None
-        if use_embeddings:
-            from toolkit.models import embed as model_embed
-
-            def embed(texts: list[str]):
-                return model_embed(texts, cache_dir=cache_dir)
-
-        out["frames"] = score_frames(sentences, codebook, embed=embed, min_score=min_score, max_frames=max_frames)
+        if precomputed is not None:
+            out["frames"] = precomputed["frames"]
+        else:
+            embed = _embedder(cache_dir) if use_embeddings else None
+            out["frames"] = score_frames(sentences, codebook, embed=embed, min_score=min_score, max_frames=max_frames)
         out["frame_shares"] = frame_shares(out["frames"], sentences, articles, codebook)
     else:
         warnings.warn(f"framing: no frame codebook at {frames_path}; frames are not scored.", stacklevel=2)
@@ -123,7 +155,10 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
         warnings.warn(f"framing: no naming list at {naming_path}; only automatic candidates are listed.", stacklevel=2)
     out["naming_candidates"] = naming_candidates(sentences, articles)
     out["distinctive_terms"] = distinctive_terms(sentences, articles, top_k=top_terms)
-    out["attribution"] = attribute_sentences(sentences, tables.get("mentions"))
+    if precomputed is not None:
+        out["attribution"] = precomputed["attribution"]
+    else:
+        out["attribution"] = attribute_sentences(sentences, tables.get("mentions"))
     out["attribution_by_outlet"] = attribution_by_outlet(out["attribution"], articles, sentences)
     if "derived_from" in articles:
         out["rewrite_changes"] = rewrite_changes(articles, sentences)
