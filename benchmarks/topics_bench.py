@@ -198,6 +198,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-umap", action="store_true")
+    parser.add_argument("--skip-timing", action="store_true", help="only the UMAP cost and quality parts")
+    parser.add_argument("--cache-dir", type=Path, help="embedding cache for the UMAP and quality parts")
     args = parser.parse_args()
     if not SCALE.exists():
         print(f"skipped: {SCALE} not found")
@@ -211,7 +213,7 @@ def main() -> None:
     _, load_s = timed(models.embedding_model)
     print(f"model load: {load_s:.2f} s")
     with tempfile.TemporaryDirectory() as tmp:
-        for n in sorted(args.sizes):
+        for n in [] if args.skip_timing else sorted(args.sizes):
             cache = Path(tmp) / f"cache-{n}"
             part = prefix(tables, n)
             cold, cold_s = timed(topics.run, part, cache_dir=cache)
@@ -223,11 +225,12 @@ def main() -> None:
                   f"outliers reassigned {run.outliers_found}")
         n = min(args.sizes)
         texts = prefix(tables, n)["paragraphs"]["text"].tolist()
-        vectors, embed_s = timed(models.embed, texts, cache_dir=Path(tmp) / "throughput")
-        print(f"embedding throughput: {n / embed_s:.1f} paragraphs/s ({n} paragraphs, {embed_s:.1f} s, empty cache)")
-        _, warm_embed_s = timed(models.embed, texts, cache_dir=Path(tmp) / "throughput")
-        print(f"embedding from warm cache: {n / warm_embed_s:.0f} paragraphs/s")
-        big = Path(tmp) / f"cache-{max(args.sizes)}"
+        if not args.skip_timing:
+            _, embed_s = timed(models.embed, texts, cache_dir=Path(tmp) / "throughput")
+            print(f"embedding throughput: {n / embed_s:.1f} paragraphs/s ({n} paragraphs, {embed_s:.1f} s, empty cache)")
+            _, warm_embed_s = timed(models.embed, texts, cache_dir=Path(tmp) / "throughput")
+            print(f"embedding from warm cache: {n / warm_embed_s:.0f} paragraphs/s")
+        big = args.cache_dir or Path(tmp) / f"cache-{max(args.sizes)}"
         if not args.skip_umap:
             umap_cost(models.embed(tables["paragraphs"]["text"].tolist(), cache_dir=big))
         if not args.skip_quality:

@@ -28,7 +28,7 @@ import pandas as pd
 from . import __version__
 from .clean import clean_documents, furniture_lines
 from .corpus import LoadLimits, apply_manifest, fill_unknown_outlets, load_documents, read_manifest
-from .dedup import find_derivations, mark_derivations, rewrite_diff
+from .dedup import find_derivations, mark_derivations, rewrite_diff, signatures
 from .engine import Engine, map_documents
 from .report import outlet_summary, removal_reasons, removed_by_reason
 from .segment import split_sentences
@@ -116,7 +116,8 @@ def document_tables(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFram
     ``frames["documents"]`` carries, besides the ``documents`` columns, ``furniture``:
     the corpus-furniture keys that occur on that page (a tuple), so each document's
     result depends only on its own row. Returns ``articles``, ``removed``,
-    ``paragraphs`` and ``sentences`` for those documents.
+    ``paragraphs``, ``sentences`` and ``signatures`` (the near-duplicate fingerprints of
+    :func:`toolkit.dedup.signatures`) for those documents.
     """
     docs = frames["documents"]
     parts = [
@@ -126,7 +127,8 @@ def document_tables(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFram
     if not parts:
         parts = [clean_documents(docs.drop(columns=["furniture"]), furniture=frozenset())]
     articles, removed, paragraphs = (pd.concat(list(p), ignore_index=True) for p in zip(*parts))
-    return {"articles": articles, "removed": removed, "paragraphs": paragraphs, "sentences": split_sentences(paragraphs)}
+    return {"articles": articles, "removed": removed, "paragraphs": paragraphs, "sentences": split_sentences(paragraphs),
+            "signatures": signatures(articles)}
 
 
 def page_furniture(documents: pd.DataFrame) -> list[tuple[str, ...]]:
@@ -160,7 +162,7 @@ def corpus_tables(
     per_doc = map_documents(
         document_tables,
         {"documents": documents.assign(furniture=page_furniture(documents))},
-        outputs=["articles", "removed", "paragraphs", "sentences"],
+        outputs=["articles", "removed", "paragraphs", "sentences", "signatures"],
         doc_ids=documents["doc_id"].tolist(),
         salt=fingerprint("corpus", salt),
         cache_dir=cache_dir,
@@ -170,7 +172,7 @@ def corpus_tables(
     if manifest is not None and not manifest.empty:
         articles = apply_manifest(articles, documents, manifest)
     articles = fill_unknown_outlets(articles)
-    derivations = find_derivations(articles, sentences)
+    derivations = find_derivations(articles, sentences, precomputed=per_doc["signatures"])
     articles = mark_derivations(articles, derivations).reindex(columns=ARTICLE_COLUMNS)
     return {
         "outlet_summary": outlet_summary(articles, sentences),
@@ -202,22 +204,27 @@ def run_stage(
     ``DOCUMENT_INPUTS``/``DOCUMENT_OUTPUTS``: that part is mapped over the documents by
     ``engine`` (cached per document under ``cache_dir/<stage>``) and handed to the
     module's ``run`` as ``precomputed``; ``run`` then does the corpus-level work only.
+    A module may also expose ``document_options(tables) -> dict``: options of
+    ``document_step`` (and ``run``) chosen from the whole corpus, e.g. a cheaper method
+    above a corpus size; they are part of the per-document cache key.
     """
     module = importlib.import_module(module_name)
     options: dict = {"data_dir": data_dir, "cache_dir": cache_dir}
     step = getattr(module, "document_step", None)
     if step is not None:
         name = module_name.rsplit(".", 1)[-1]
+        chosen = module.document_options(tables) if hasattr(module, "document_options") else {}
         options["precomputed"] = map_documents(
             step,
             {k: tables[k] for k in module.DOCUMENT_INPUTS if k in tables},
             outputs=list(module.DOCUMENT_OUTPUTS),
             doc_ids=tables["articles"]["doc_id"].tolist(),
-            salt=salt,
+            salt=fingerprint(salt, sorted(chosen.items())),
             cache_dir=cache_dir / name if cache_dir is not None else None,
             engine=engine,
-            options={"data_dir": data_dir},
+            options={"data_dir": data_dir, **chosen},
         )
+        options.update(chosen)
     return module.run(tables, **options)
 
 

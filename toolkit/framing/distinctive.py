@@ -48,8 +48,12 @@ def outlet_name_words(outlets: Iterable[str]) -> frozenset[str]:
     return frozenset(w for o in outlets for w in TOKEN.findall(str(o).lower()))
 
 
-def log_odds_dirichlet(counts_a: np.ndarray, counts_b: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def log_odds_dirichlet(counts_a: np.ndarray, counts_b: np.ndarray, prior: np.ndarray, *,
+                       totals: tuple[float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Log-odds ratio of each term in group a vs group b with Dirichlet prior ``prior`` and its z-score.
+
+    ``totals``: ``(n_a, n_b, α_0)`` when the arrays hold only some terms of the vocabulary
+    (default: their sums).
 
     δ_w = log((y_aw + α_w) / (n_a + α_0 − y_aw − α_w)) − log((y_bw + α_w) / (n_b + α_0 − y_bw − α_w)),
     Var(δ_w) ≈ 1/(y_aw + α_w) + 1/(y_bw + α_w), z = δ / √Var (Monroe et al. 2008, eq. 16–22).
@@ -58,8 +62,7 @@ def log_odds_dirichlet(counts_a: np.ndarray, counts_b: np.ndarray, prior: np.nda
     >>> bool(d[0] > 0 > d[1]) and bool(abs(z[0] + z[1]) < 1e-9)
     True
     """
-    a0 = prior.sum()
-    n_a, n_b = counts_a.sum(), counts_b.sum()
+    n_a, n_b, a0 = totals if totals is not None else (counts_a.sum(), counts_b.sum(), prior.sum())
     delta = (np.log((counts_a + prior) / (n_a + a0 - counts_a - prior))
              - np.log((counts_b + prior) / (n_b + a0 - counts_b - prior)))
     variance = 1.0 / (counts_a + prior) + 1.0 / (counts_b + prior)
@@ -101,16 +104,25 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
     except ValueError:
         warnings.warn("distinctive terms: no countable words in the sentences.", stacklevel=2)
         return pd.DataFrame(columns=DISTINCTIVE_COLUMNS)
-    terms = vectorizer.get_feature_names_out()
     codes = pd.Categorical(sents["outlet"], categories=outlets).codes
     membership = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(len(outlets), len(codes)))
-    by_outlet = np.asarray((membership @ matrix).todense())
-    total = by_outlet.sum(axis=0)
+    by_outlet = (membership @ matrix).tocsr()
+    n_tokens = np.asarray(by_outlet.sum(axis=1)).ravel()
+    full_total = np.asarray(by_outlet.sum(axis=0)).ravel()
+    a0 = prior_scale * full_total.sum()
+    # a term used fewer than min_count times in all can pass on neither side: leave it out of
+    # the per-outlet arrays (n-gram vocabularies are mostly such terms), keeping the full totals
+    kept = np.flatnonzero(full_total >= min_count)
+    terms = vectorizer.get_feature_names_out()[kept]
+    by_outlet, matrix = by_outlet[:, kept], matrix[:, kept]
+    total = full_total[kept]
     prior = prior_scale * total
     rows = []
     for k, outlet in enumerate(outlets):
-        own, rest = by_outlet[k], total - by_outlet[k]
-        delta, z = log_odds_dirichlet(own, rest, prior)
+        own = by_outlet[k].toarray().ravel()
+        rest = total - own
+        delta, z = log_odds_dirichlet(own, rest, prior,
+                                      totals=(n_tokens[k], n_tokens.sum() - n_tokens[k], a0))
         for side, count in ((1, own), (-1, rest)):
             ok = np.flatnonzero((side * z >= min_z) & (count >= min_count))
             for t in ok[np.lexsort((terms[ok], -side * z[ok]))][:top_k]:
@@ -118,7 +130,7 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
                 hits = column.indices[(codes[column.indices] == k) == (side == 1)]
                 first = int(hits.min())
                 rows.append((outlet, terms[t], round(float(delta[t]), 4), round(float(z[t]), 4), int(own[t]),
-                             int(rest[t]), int(own.sum()), int(rest.sum()), sents.at[first, "text"],
-                             sents.at[first, "doc_id"], int(sents.at[first, "sent_id"])))
+                             int(rest[t]), int(n_tokens[k]), int(n_tokens.sum() - n_tokens[k]),
+                             sents.at[first, "text"], sents.at[first, "doc_id"], int(sents.at[first, "sent_id"])))
     out = pd.DataFrame(rows, columns=DISTINCTIVE_COLUMNS)
     return out.sort_values(["outlet", "z", "term"], ascending=[True, False, True]).reset_index(drop=True)
