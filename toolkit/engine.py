@@ -43,7 +43,7 @@ class Engine:
     ``kind``: ``"local"`` (a process pool of ``n_jobs`` workers; ``n_jobs=1`` runs in the
     calling process) or ``"dask"`` (a ``distributed`` client: ``scheduler`` is the address
     of an existing cluster, or ``None`` for a ``LocalCluster`` of ``n_jobs`` workers).
-    ``chunk_docs``: documents per partition. ``min_parallel_docs``: below this many
+    ``chunk_docs``: largest number of documents per partition (see :meth:`chunk_size`). ``min_parallel_docs``: below this many
     documents to compute, work stays in the calling process (process start-up would cost
     more than it saves).
     """
@@ -57,6 +57,11 @@ class Engine:
     def workers(self) -> int:
         """Number of worker processes this engine uses."""
         return self.n_jobs or os.cpu_count() or 1
+
+    def chunk_size(self, n_docs: int) -> int:
+        """Documents per partition: at most ``chunk_docs``, and small enough that every worker
+        gets about four partitions (so one slow partition does not leave the others idle)."""
+        return max(1, min(self.chunk_docs, -(-n_docs // (4 * self.workers()))))
 
 
 def doc_keys(frames: Mapping[str, pd.DataFrame], doc_ids: list[str], salt: str) -> dict[str, str]:
@@ -151,7 +156,8 @@ def map_documents(
             done = set(cached.pop(DOCS_TABLE)[DOC_KEY])
     hit_keys = {k for k in keys.values() if k in done}
     todo = [d for d in doc_ids if keys[d] not in hit_keys]
-    chunks = [todo[i : i + engine.chunk_docs] for i in range(0, len(todo), engine.chunk_docs)]
+    size = engine.chunk_size(len(todo))
+    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
     if chunks:
         fresh = _run_chunks(func, frames, chunks, options, engine)
     elif not cached:

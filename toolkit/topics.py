@@ -481,7 +481,8 @@ def _embedder(config: TopicConfig, texts: list[str]) -> tuple[Any, str]:
 
 
 def run(tables: Mapping[str, pd.DataFrame], *, cache_dir: Path | str | None = None,
-        config: TopicConfig | None = None, **options: Any) -> dict[str, pd.DataFrame]:
+        config: TopicConfig | None = None, data_dir: Path | str | None = None,
+        **options: Any) -> dict[str, pd.DataFrame]:
     """Topics of a corpus's paragraphs, per outlet.
 
     Parameters
@@ -492,6 +493,9 @@ def run(tables: Mapping[str, pd.DataFrame], *, cache_dir: Path | str | None = No
         Embedding cache folder (see :func:`toolkit.models.embed`); ``None``: no cache.
     config:
         :class:`TopicConfig`; ``options`` override single fields (``run(t, min_words=5)``).
+    data_dir:
+        The reporter's data folder, which the pipeline passes to every stage; topics read
+        no data file from it.
 
     Returns
     -------

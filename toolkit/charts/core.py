@@ -20,6 +20,7 @@ Conventions shared by all builders
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import warnings
@@ -126,7 +127,7 @@ def _theme() -> alt.theme.ThemeConfig:
                 "labelFontSize": 13,
                 "titleFontSize": 13,
                 "titleFontWeight": "normal",
-                "orient": "top",
+                "orient": "bottom",
                 "labelLimit": 260,
                 "labelFont": FONT,
                 "titleFont": FONT,
@@ -345,3 +346,475 @@ def bar_chart(
     return finish(
         chart, title=title, subtitle=subtitle, source=source, notes=[small_n_note(data, n_col, min_n, n_label)]
     )
+
+
+def dot_ci_chart(
+    data: pd.DataFrame,
+    *,
+    category: str,
+    value: str,
+    ci_low: str,
+    ci_high: str,
+    n_col: str | None = "n",
+    color: str | None = "outlet",
+    outlets: Sequence[str] | None = None,
+    tooltip: Sequence[str] = (),
+    value_title: str | None = None,
+    category_title: str | None = None,
+    value_format: str = ".2f",
+    reference: float | None = None,
+    n_label: str = "sentences",
+    min_n: int = DEFAULT_MIN_N,
+    facet: str | None = None,
+    columns: int = 3,
+    width: int = 420,
+    title: str | None = None,
+    subtitle: str | None = None,
+    source: str | None = None,
+) -> alt.TopLevelMixin:
+    """Dot plot with confidence-interval bars: one row per ``category``, sorted by ``value``.
+
+    Input columns: ``category`` (row label, e.g. outlet), ``value`` (the estimate), ``ci_low`` and
+    ``ci_high`` (its interval, from the analysis), ``n_col`` (rows below ``min_n`` fade), optionally
+    ``color`` (outlet colour and shape, stable across the corpus via ``outlets``), ``facet`` and the
+    ``tooltip`` evidence columns. ``reference`` draws a vertical rule (e.g. 0 for tone).
+    """
+    base = alt.Chart(data)
+    y = alt.Y(f"{category}:N", sort=alt.EncodingSortField(field=value, order="descending"), title=category_title)
+    x_scale = alt.Scale(zero=False)
+    own = [
+        alt.Tooltip(f"{category}:N"),
+        alt.Tooltip(f"{value}:Q", format=value_format),
+        alt.Tooltip(f"{ci_low}:Q", format=value_format, title="CI low"),
+        alt.Tooltip(f"{ci_high}:Q", format=value_format, title="CI high"),
+    ]
+    if n_col is not None:
+        own.append(alt.Tooltip(f"{n_col}:Q", title="n"))
+    tips = _tooltip(own, tooltip)
+    rules = base.mark_rule(strokeWidth=2, color="#888888").encode(
+        x=alt.X(f"{ci_low}:Q", scale=x_scale, title=value_title or value, axis=alt.Axis(format=value_format)),
+        x2=f"{ci_high}:Q",
+        y=y,
+        opacity=_faded(n_col, min_n),
+        tooltip=tips,
+    )
+    shape = alt.Undefined
+    if color is not None:
+        domain = outlets if outlets is not None else data[color].dropna().astype(str).unique().tolist()
+        shape = alt.Shape(f"{color}:N", scale=outlet_shape_scale(domain), legend=None)
+    dots = base.mark_point(size=110, filled=True).encode(
+        x=alt.X(f"{value}:Q", scale=x_scale),
+        y=y,
+        color=_color(color, outlets, data, None) if color is not None else alt.value(OUTLET_PALETTE[0]),
+        shape=shape,
+        opacity=_faded(n_col, min_n),
+        tooltip=tips,
+    )
+    layers = [rules, dots]
+    if reference is not None:
+        layers.insert(0, base.mark_rule(color="#444444", strokeDash=[4, 3]).encode(x=alt.datum(reference)))
+    chart = alt.layer(*layers).properties(width=width, height=alt.Step(28))
+    chart = _facet(chart, facet, columns, independent_y=True)
+    return finish(
+        chart, title=title, subtitle=subtitle, source=source, notes=[small_n_note(data, n_col, min_n, n_label)]
+    )
+
+
+def heatmap(
+    data: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    value: str,
+    n_col: str | None = "n",
+    text: str | None = None,
+    tooltip: Sequence[str] = (),
+    value_title: str | None = None,
+    x_title: str | None = None,
+    y_title: str | None = None,
+    value_format: str = ".2f",
+    diverging: bool = False,
+    n_label: str = "sentences",
+    min_n: int = DEFAULT_MIN_N,
+    cell: int = 34,
+    title: str | None = None,
+    subtitle: str | None = None,
+    source: str | None = None,
+) -> alt.TopLevelMixin:
+    """Matrix of ``value`` by ``x`` and ``y`` with the count written in every cell.
+
+    Input columns: ``x`` and ``y`` (the two categories, e.g. outlet × frame), ``value`` (the cell
+    colour, already computed), ``n_col`` (written in the cell unless ``text`` names another column;
+    cells below ``min_n`` fade) and the ``tooltip`` evidence columns. ``diverging=True`` uses the
+    diverging scheme centred on 0 (signed values such as tone); otherwise the sequential scheme,
+    whose lightness rises monotonically so it reads in greyscale. Cell text switches to white on the
+    darker half of the scale so it stays legible.
+    """
+    base = alt.Chart(data)
+    label_col = text or n_col
+    scale = (
+        alt.Scale(scheme=DIVERGING_SCHEME, domainMid=0)
+        if diverging
+        else alt.Scale(scheme=SEQUENTIAL_SCHEME, reverse=True)
+    )
+    own = [alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{value}:Q", format=value_format)]
+    if n_col is not None:
+        own.append(alt.Tooltip(f"{n_col}:Q", title="n"))
+    tips = _tooltip(own, tooltip)
+    enc_x = alt.X(f"{x}:N", title=x_title, axis=alt.Axis(labelAngle=-40, orient="top"))
+    enc_y = alt.Y(f"{y}:N", title=y_title)
+    rects = base.mark_rect(stroke="white", strokeWidth=1).encode(
+        x=enc_x,
+        y=enc_y,
+        color=alt.Color(f"{value}:Q", scale=scale, title=value_title or value, legend=alt.Legend(format=value_format)),
+        opacity=_faded(n_col, min_n),
+        tooltip=tips,
+    )
+    layers = [rects]
+    if label_col is not None:
+        values = data[value].dropna()
+        if values.empty:
+            dark = alt.value(INK)
+        elif diverging:
+            cut = values.abs().max() / 2
+            dark = alt.when(f"abs(datum[{_js(value)}]) > {_js(float(cut))}").then(alt.value("white")).otherwise(alt.value(INK))
+        else:
+            cut = (values.min() + values.max()) / 2
+            dark = alt.when(f"datum[{_js(value)}] > {_js(float(cut))}").then(alt.value("white")).otherwise(alt.value(INK))
+        layers.append(base.mark_text(fontSize=11).encode(x=enc_x, y=enc_y, text=f"{label_col}:N", color=dark, tooltip=tips))
+    chart = alt.layer(*layers).properties(width=alt.Step(cell), height=alt.Step(cell))
+    notes = [small_n_note(data, n_col, min_n, n_label)]
+    if label_col is not None and label_col == n_col:
+        notes.insert(0, f"Numbers in cells: {n_label}.")
+    return finish(chart, title=title, subtitle=subtitle, source=source, notes=notes)
+
+
+def diverging_bar(
+    data: pd.DataFrame,
+    *,
+    category: str,
+    value: str,
+    n_col: str | None = "n",
+    ci_low: str | None = None,
+    ci_high: str | None = None,
+    tooltip: Sequence[str] = (),
+    negative_label: str = "more negative",
+    positive_label: str = "more positive",
+    value_title: str | None = None,
+    category_title: str | None = None,
+    value_format: str = ".2f",
+    n_label: str = "sentences",
+    min_n: int = DEFAULT_MIN_N,
+    facet: str | None = None,
+    columns: int = 3,
+    width: int = 420,
+    title: str | None = None,
+    subtitle: str | None = None,
+    source: str | None = None,
+) -> alt.TopLevelMixin:
+    """Bars growing left or right from zero, coloured by sign, sorted by ``value``.
+
+    Input columns: ``category`` (bar label), ``value`` (signed, already computed, e.g. mean tone or
+    a log-odds), ``n_col`` (bars below ``min_n`` fade), optional ``ci_low``/``ci_high`` (drawn as
+    whiskers), ``facet`` and the ``tooltip`` evidence columns. The colour legend names the sides with
+    ``negative_label`` and ``positive_label``.
+    """
+    side = f"datum[{_js(value)}] < 0 ? {_js(negative_label)} : {_js(positive_label)}"
+    base = alt.Chart(data).transform_calculate(_side=side)
+    y = alt.Y(f"{category}:N", sort=alt.EncodingSortField(field=value, order="descending"), title=category_title)
+    x = alt.X(f"{value}:Q", title=value_title or value, axis=alt.Axis(format=value_format))
+    own = [alt.Tooltip(f"{category}:N"), alt.Tooltip(f"{value}:Q", format=value_format)]
+    if ci_low and ci_high:
+        own += [
+            alt.Tooltip(f"{ci_low}:Q", format=value_format, title="CI low"),
+            alt.Tooltip(f"{ci_high}:Q", format=value_format, title="CI high"),
+        ]
+    if n_col is not None:
+        own.append(alt.Tooltip(f"{n_col}:Q", title="n"))
+    tips = _tooltip(own, tooltip)
+    bars = base.mark_bar().encode(
+        x=x,
+        y=y,
+        color=alt.Color(
+            "_side:N",
+            scale=alt.Scale(domain=[negative_label, positive_label], range=list(DIVERGING_COLORS)),
+            title=None,
+        ),
+        opacity=_faded(n_col, min_n),
+        tooltip=tips,
+    )
+    layers = [bars, base.mark_rule(color=INK).encode(x=alt.datum(0))]
+    if ci_low and ci_high:
+        layers.append(
+            base.mark_rule(color=INK, strokeWidth=1.5).encode(
+                x=f"{ci_low}:Q", x2=f"{ci_high}:Q", y=y, opacity=_faded(n_col, min_n), tooltip=tips
+            )
+        )
+    chart = alt.layer(*layers).properties(width=width, height=alt.Step(26))
+    chart = _facet(chart, facet, columns, independent_y=True)
+    return finish(
+        chart, title=title, subtitle=subtitle, source=source, notes=[small_n_note(data, n_col, min_n, n_label)]
+    )
+
+
+def distribution_chart(
+    data: pd.DataFrame,
+    *,
+    value: str,
+    group: str = "outlet",
+    summary: pd.DataFrame | None = None,
+    mean: str = "mean",
+    ci_low: str = "ci_low",
+    ci_high: str = "ci_high",
+    n_col: str = "n",
+    outlets: Sequence[str] | None = None,
+    tooltip: Sequence[str] = (),
+    value_title: str | None = None,
+    value_format: str = ".2f",
+    reference: float | None = None,
+    n_label: str = "sentences",
+    min_n: int = DEFAULT_MIN_N,
+    width: int = 460,
+    title: str | None = None,
+    subtitle: str | None = None,
+    source: str | None = None,
+) -> alt.TopLevelMixin:
+    """Strip chart of per-sentence ``value`` by ``group``: one tick per sentence, no jitter.
+
+    Input: ``data`` with one row per sentence — ``value`` (e.g. VADER compound), ``group`` (e.g.
+    outlet) and the ``tooltip`` evidence columns (the sentence text, article title). Optional
+    ``summary`` with one row per group — ``group``, ``mean``, ``ci_low``, ``ci_high``, ``n_col`` —
+    drawn as a black dot with its interval on each strip; groups whose ``n_col`` is below ``min_n``
+    fade. Ticks are semi-transparent so piles of identical values show as darker ticks. No
+    quartiles or densities are computed here; pass them in ``summary`` if wanted.
+    """
+    y = alt.Y(f"{group}:N", title=None, sort="ascending")
+    x_enc = alt.X(f"{value}:Q", title=value_title or value, axis=alt.Axis(format=value_format))
+    domain = outlets if outlets is not None else data[group].dropna().astype(str).unique().tolist()
+    ticks = alt.Chart(data).mark_tick(opacity=0.35, thickness=1.5, size=22).encode(
+        x=x_enc,
+        y=y,
+        color=alt.Color(f"{group}:N", scale=outlet_scale(domain), legend=None),
+        tooltip=_tooltip([alt.Tooltip(f"{group}:N"), alt.Tooltip(f"{value}:Q", format=value_format)], tooltip),
+    )
+    layers: list[alt.Chart] = [ticks]
+    if reference is not None:
+        layers.insert(0, alt.Chart(data).mark_rule(color="#444444", strokeDash=[4, 3]).encode(x=alt.datum(reference)))
+    note = None
+    if summary is not None:
+        tips = [
+            alt.Tooltip(f"{group}:N"),
+            alt.Tooltip(f"{mean}:Q", format=value_format),
+            alt.Tooltip(f"{ci_low}:Q", format=value_format, title="CI low"),
+            alt.Tooltip(f"{ci_high}:Q", format=value_format, title="CI high"),
+            alt.Tooltip(f"{n_col}:Q", title="n"),
+        ]
+        sbase = alt.Chart(summary)
+        layers.append(
+            sbase.mark_rule(color=INK, strokeWidth=2.5).encode(
+                x=f"{ci_low}:Q", x2=f"{ci_high}:Q", y=y, opacity=_faded(n_col, min_n), tooltip=tips
+            )
+        )
+        layers.append(
+            sbase.mark_point(filled=True, size=90, color=INK, stroke="white", strokeWidth=1).encode(
+                x=f"{mean}:Q", y=y, opacity=_faded(n_col, min_n), tooltip=tips
+            )
+        )
+        note = small_n_note(summary, n_col, min_n, n_label)
+    chart = alt.layer(*layers).properties(width=width, height=alt.Step(34))
+    notes = ["Each tick is one sentence; black dots and bars: mean and its confidence interval."] if summary is not None else ["Each tick is one sentence."]
+    return finish(chart, title=title, subtitle=subtitle, source=source, notes=[*notes, note])
+
+
+def small_multiples(data: pd.DataFrame, *, kind: str, facet: str = "outlet", columns: int = 3, **options: Any) -> alt.TopLevelMixin:
+    """One panel per value of ``facet`` (default: outlet), each drawn by the builder named ``kind``.
+
+    ``kind`` is ``"bar"`` (:func:`bar_chart`), ``"dot_ci"`` (:func:`dot_ci_chart`) or
+    ``"diverging"`` (:func:`diverging_bar`); ``options`` are that builder's keyword arguments and
+    the expected columns are that builder's plus ``facet``. Panels share the value axis so they
+    can be compared; each panel ranks its own categories.
+    """
+    builders = {"bar": bar_chart, "dot_ci": dot_ci_chart, "diverging": diverging_bar}
+    if kind not in builders:
+        raise ValueError(f"kind must be one of {sorted(builders)}, not {kind!r}")
+    return builders[kind](data, facet=facet, columns=columns, **options)
+
+
+def network_layout(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    *,
+    node: str = "actor",
+    source: str = "actor_a",
+    target: str = "actor_b",
+    weight: str | None = None,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Node positions from networkx's force-directed ``spring_layout`` with a fixed seed.
+
+    Input: ``nodes`` with a ``node`` column (unique ids) and any other columns; ``edges`` with
+    ``source`` and ``target`` columns holding node ids, optionally a positive ``weight`` column
+    (heavier edges pull harder). Edges whose ends are not in ``nodes`` are dropped.
+
+    Output: ``nodes`` sorted by ``node`` with added ``x``, ``y``; ``edges`` sorted by
+    (``source``, ``target``) with added ``x``, ``y`` (source end) and ``x2``, ``y2`` (target end).
+    Positions are rounded to 4 decimals and the graph is built in sorted order, so the same tables
+    give the same picture byte for byte.
+    """
+    node_tab = nodes.drop_duplicates(node).sort_values(node, kind="stable").reset_index(drop=True)
+    ids = set(node_tab[node])
+    edge_tab = (
+        edges[edges[source].isin(ids) & edges[target].isin(ids)]
+        .sort_values([source, target], kind="stable")
+        .reset_index(drop=True)
+    )
+    graph = nx.Graph()
+    graph.add_nodes_from(node_tab[node])
+    for row in edge_tab.itertuples(index=False):
+        attrs = {"weight": float(getattr(row, weight))} if weight else {}
+        graph.add_edge(getattr(row, source), getattr(row, target), **attrs)
+    k = 1.5 / math.sqrt(max(len(node_tab), 1))
+    pos = nx.spring_layout(graph, seed=seed, weight="weight" if weight else None, k=k) if len(node_tab) else {}
+    node_tab = node_tab.assign(
+        x=[round(float(pos[i][0]), 4) for i in node_tab[node]],
+        y=[round(float(pos[i][1]), 4) for i in node_tab[node]],
+    )
+    edge_tab = edge_tab.assign(
+        x=[round(float(pos[i][0]), 4) for i in edge_tab[source]],
+        y=[round(float(pos[i][1]), 4) for i in edge_tab[source]],
+        x2=[round(float(pos[i][0]), 4) for i in edge_tab[target]],
+        y2=[round(float(pos[i][1]), 4) for i in edge_tab[target]],
+    )
+    return node_tab, edge_tab
+
+
+def network_chart(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    *,
+    node: str = "actor",
+    source: str = "actor_a",
+    target: str = "actor_b",
+    weight: str = "sentences",
+    size: str = "n",
+    color: str | None = None,
+    n_col: str | None = None,
+    node_tooltip: Sequence[str] = (),
+    edge_tooltip: Sequence[str] = (),
+    n_label: str = "sentences",
+    min_n: int = DEFAULT_MIN_N,
+    seed: int = 0,
+    width: int = 560,
+    height: int = 440,
+    title: str | None = None,
+    subtitle: str | None = None,
+    source_text: str | None = None,
+) -> alt.TopLevelMixin:
+    """Node–link diagram: circles sized by ``size``, links as lines whose width shows ``weight``.
+
+    Input: ``nodes`` with ``node`` (id and label), ``size`` (e.g. mentions) and optionally
+    ``color`` (a category such as ``actor_type``) and ``node_tooltip`` columns; ``edges`` with
+    ``source``, ``target``, ``weight`` (e.g. sentences in which both appear), optionally ``n_col``
+    (links below ``min_n`` fade) and ``edge_tooltip`` columns (e.g. an example sentence). Layout by
+    :func:`network_layout` with ``seed`` (layout, not statistics); axes are hidden because
+    positions carry no units. ``source_text`` is the source line (``source`` names the column).
+    """
+    node_tab, edge_tab = network_layout(nodes, edges, node=node, source=source, target=target, weight=weight, seed=seed)
+    hidden = alt.Axis(title=None, labels=False, ticks=False, domain=False, grid=False)
+    pad = 0.15
+    xs = [*node_tab["x"], -1.0, 1.0]
+    ys = [*node_tab["y"], -1.0, 1.0]
+    x_scale = alt.Scale(domain=[min(xs) - pad, max(xs) + pad], nice=False, zero=False)
+    y_scale = alt.Scale(domain=[min(ys) - pad, max(ys) + pad], nice=False, zero=False)
+    edge_tips = [alt.Tooltip(f"{source}:N"), alt.Tooltip(f"{target}:N"), alt.Tooltip(f"{weight}:Q")]
+    if n_col is not None and n_col != weight:
+        edge_tips.append(alt.Tooltip(f"{n_col}:Q", title="n"))
+    links = alt.Chart(edge_tab).mark_rule(color="#8A8A8A", strokeCap="round").encode(
+        x=alt.X("x:Q", scale=x_scale, axis=hidden),
+        y=alt.Y("y:Q", scale=y_scale, axis=hidden),
+        x2="x2:Q",
+        y2="y2:Q",
+        strokeWidth=alt.StrokeWidth(f"{weight}:Q", scale=alt.Scale(range=[0.75, 7]), title=weight),
+        opacity=_faded(n_col, min_n) if n_col is not None else alt.value(0.8),
+        tooltip=_tooltip(edge_tips, edge_tooltip),
+    )
+    node_tips = _tooltip([alt.Tooltip(f"{node}:N"), alt.Tooltip(f"{size}:Q")], node_tooltip)
+    circles = alt.Chart(node_tab).mark_circle(opacity=1, stroke="white", strokeWidth=1.5).encode(
+        x=alt.X("x:Q", scale=x_scale, axis=hidden),
+        y=alt.Y("y:Q", scale=y_scale, axis=hidden),
+        size=alt.Size(f"{size}:Q", scale=alt.Scale(range=[60, 1400]), title=size),
+        color=alt.Color(f"{color}:N", title=None) if color else alt.value(OUTLET_PALETTE[2]),
+        tooltip=node_tips,
+    )
+    labels = alt.Chart(node_tab).mark_text(align="left", dx=12, dy=-8, fontSize=12, fontWeight="bold", color=INK).encode(
+        x=alt.X("x:Q", scale=x_scale, axis=hidden),
+        y=alt.Y("y:Q", scale=y_scale, axis=hidden),
+        text=f"{node}:N",
+        tooltip=node_tips,
+    )
+    chart = alt.layer(links, circles, labels).properties(width=width, height=height)
+    notes = [f"Circle size: {size}; line width: {weight}. Positions come from a force layout and carry no meaning beyond closeness."]
+    notes.append(small_n_note(edge_tab, n_col, min_n, n_label))
+    return finish(chart, title=title, subtitle=subtitle, source=source_text, notes=notes)
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook rendering
+# --------------------------------------------------------------------------------------------
+
+RENDERER_NAME = "newsangle"
+
+
+def vl_version() -> str:
+    """The Vega-Lite version string vl-convert expects for the installed Altair (e.g. ``"6.4"``)."""
+    major, minor = alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]
+    return f"{major}.{minor}"
+
+
+def spec_fingerprint(spec: dict[str, Any]) -> str:
+    """A short, stable text naming a chart spec: its title and a SHA-256 of the sorted-key JSON.
+
+    Any change in data, encoding or theme changes the hash; rendering details (fonts, anti-aliasing,
+    vl-convert version) do not, which is what notebook output comparison should see.
+    """
+    text = json.dumps(spec, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    title = _spec_title(spec)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return f"<newsangle chart {title!r} spec sha256:{digest}>"
+
+
+def _spec_title(spec: dict[str, Any]) -> str:
+    """The headline of a spec; for :func:`finish`'s one-chart ``vconcat`` wrapper, the inner title."""
+    inner = spec.get("vconcat", ())
+    node = inner[0] if len(inner) == 1 else spec
+    title = node.get("title", "")
+    if isinstance(title, dict):
+        title = title.get("text", "")
+    if isinstance(title, list):
+        title = " ".join(map(str, title))
+    return str(title)
+
+
+def _notebook_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, str]:
+    """Altair renderer: an SVG drawn offline by vl-convert plus a deterministic text fingerprint."""
+    import vl_convert
+
+    svg = vl_convert.vegalite_to_svg(spec, vl_version=vl_version(), allowed_base_urls=[])
+    return {"image/svg+xml": svg, "text/plain": spec_fingerprint(spec)}
+
+
+alt.renderers.register(RENDERER_NAME, _notebook_renderer)
+
+
+def enable_notebook_rendering() -> None:
+    """Render charts in notebooks offline and comparably under strict ``pytest --nbval``.
+
+    Enables the newsroom theme and the ``newsangle`` renderer, whose output is
+    ``image/svg+xml`` (drawn by vl-convert, no browser, no CDN: shows in JupyterLab offline and on
+    GitHub) plus ``text/plain`` from :func:`spec_fingerprint`. Also lifts Altair's 5,000-row limit,
+    because sentence-level strip charts embed one row per sentence. Interactive tooltips are only
+    in the exported HTML files (see :mod:`toolkit.export`).
+    """
+    enable_theme()
+    alt.renderers.enable(RENDERER_NAME)
+    alt.data_transformers.disable_max_rows()

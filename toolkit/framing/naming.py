@@ -221,6 +221,21 @@ def spelling_candidates(sentences: pd.DataFrame, outlet_of: pd.Series, *, min_si
     return out
 
 
+WORD_RUN = re.compile(r"[\w\-]+")
+
+
+def _sentences_with_words(rows: Sequence[tuple], words: set[str]) -> dict[str, list[int]]:
+    """For each of ``words``, the positions (ascending) of the rows whose text has it as a whole
+    ``[\\w-]+`` run: the only rows where :func:`form_pattern` of a term starting with that word
+    can match. Looking terms up here instead of scanning every sentence per term keeps the
+    scare-quote search linear in the corpus (it was terms × sentences)."""
+    having: dict[str, list[int]] = {w: [] for w in words}
+    for i, row in enumerate(rows):
+        for word in set(WORD_RUN.findall(str(row[2]))) & words:
+            having[word].append(i)
+    return having
+
+
 def scare_quote_candidates(sentences: pd.DataFrame, outlet_of: pd.Series, *, max_words: int = 3) -> list[dict]:
     """Short terms (≤ ``max_words`` words) in matching quote marks, curly or straight, that name
     something (every word capitalised) or that the corpus also uses without quotes in another
@@ -235,11 +250,15 @@ def scare_quote_candidates(sentences: pd.DataFrame, outlet_of: pd.Series, *, max
         return []
     quoted_df = pd.DataFrame(quoted, columns=["term", "doc_id", "sent_id", "start", "end"])
     texts = sentences.set_index(["doc_id", "sent_id"])["text"]
+    rows = list(sentences[["doc_id", "sent_id", "text"]].itertuples(index=False))
+    having = _sentences_with_words(rows, {term.split()[0] for term in quoted_df["term"]})
     out = []
     for term, group in quoted_df.groupby("term", sort=True):
         pattern = form_pattern(term, 0)
-        plain = [(doc_id, int(sent_id)) for doc_id, sent_id, text in sentences[["doc_id", "sent_id", "text"]].itertuples(index=False)
-                 for m in pattern.finditer(str(text)) if not is_quoted(str(text), *m.span())]
+        first = term.split()[0]
+        where = having[first] if WORD_RUN.fullmatch(first) else range(len(rows))
+        plain = [(rows[i].doc_id, int(rows[i].sent_id)) for i in where
+                 for m in pattern.finditer(str(rows[i].text)) if not is_quoted(str(rows[i].text), *m.span())]
         hits = pd.concat([group[["doc_id", "sent_id"]].assign(variant=f"“{term}”"),
                           pd.DataFrame(plain, columns=["doc_id", "sent_id"]).assign(variant=term)])
         hits["outlet"] = hits["doc_id"].map(outlet_of)

@@ -1,0 +1,80 @@
+"""Exports for stories: every format written, offline HTML, safe names, neutralised CSV, stable bytes."""
+
+import hashlib
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+
+from toolkit.charts.core import Figure
+from toolkit.export import export, export_all, neutralise_cell, slugify, tidy_csv, unique_slugs
+
+HOSTILE = ["<script>alert(1)</script>", '=HYPERLINK("http://x")', "../../etc/passwd"]
+
+
+def hostile_figure() -> Figure:
+    data = pd.DataFrame({
+        "outlet": HOSTILE,
+        "share": [0.25, -0.5, 0.125],
+        "n": [4, 12, 30],
+        "published": pd.to_datetime(["2025-09-10", "2025-09-11", None]),
+    })
+    chart = alt.Chart(data).mark_bar().encode(x="share:Q", y="outlet:N").properties(title=HOSTILE[0])
+    return Figure(name=HOSTILE[2], chart=chart, data=data, alt_text=f"Bar chart of {HOSTILE[0]} by outlet.")
+
+
+def test_slugs_are_safe_file_stems():
+    assert [slugify(t) for t in HOSTILE] == ["script-alert-1-script", "hyperlink-http-x", "etc-passwd"]
+    assert slugify("Tone by outlet — Élysée") == "tone-by-outlet-elysee"
+    assert slugify("///") == "chart"
+    assert len(slugify("x" * 500)) == 80
+    assert unique_slugs(["A b", "a-b", "a b"]) == ["a-b", "a-b-2", "a-b-3"]
+
+
+def test_csv_neutralises_formulas_but_keeps_numbers_and_iso_dates():
+    text = tidy_csv(hostile_figure().data)
+    assert text.splitlines() == [
+        "outlet,share,n,published",
+        "<script>alert(1)</script>,0.25,4,2025-09-10",
+        "\"'=HYPERLINK(\"\"http://x\"\")\",-0.5,12,2025-09-11",
+        "../../etc/passwd,0.125,30,",
+    ]
+    assert [neutralise_cell(v) for v in ["-5 dead", "+1", "@x", "\tx", "\rx", "ok", -5]] == [
+        "'-5 dead", "'+1", "'@x", "'\tx", "'\rx", "ok", -5,
+    ]
+
+
+def test_every_format_is_written_inside_outdir_and_html_is_offline(tmp_path):
+    fig = hostile_figure()
+    paths = export(fig.chart, fig.data, fig.name, tmp_path / "out", alt_text=fig.alt_text)
+    assert sorted(p.name for p in paths.values()) == [
+        "etc-passwd.csv", "etc-passwd.html", "etc-passwd.png", "etc-passwd.svg", "etc-passwd.txt", "etc-passwd.vl.json",
+    ]
+    assert all(p.parent == tmp_path / "out" for p in paths.values())
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "cdn.jsdelivr" not in page and "<script src=" not in page
+    assert "vegaEmbed" in page
+    assert paths["png"].read_bytes()[:4] == b"\x89PNG"
+    assert paths["svg"].read_text(encoding="utf-8").startswith("<svg")
+    assert paths["txt"].read_text(encoding="utf-8") == "Bar chart of <script>alert(1)</script> by outlet.\n"
+
+
+def test_index_escapes_scraped_text_and_links_every_file(tmp_path):
+    index = export_all([hostile_figure(), hostile_figure()], tmp_path, title="<b>Story</b>")
+    page = index.read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;Story&lt;/b&gt;" in page
+    for stem in ("etc-passwd", "etc-passwd-2"):
+        for ext in ("html", "png", "svg", "csv", "txt", "vl.json"):
+            assert f'href="{stem}.{ext}"' in page
+            assert (tmp_path / f"{stem}.{ext}").is_file()
+
+
+def test_two_exports_are_byte_identical(tmp_path):
+    def digests(folder: Path) -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+    export_all([hostile_figure()], tmp_path / "a")
+    export_all([hostile_figure()], tmp_path / "b")
+    assert digests(tmp_path / "a") == digests(tmp_path / "b")

@@ -1,0 +1,227 @@
+"""Writing charts out of the notebook: PNG, SVG, offline HTML, Datawrapper-ready CSV, alt text, spec.
+
+For every chart, :func:`export` writes into ``outdir``:
+
+- ``name.png`` (2× scale) and ``name.svg``, drawn by vl-convert (no browser, no Node, no network);
+- ``name.html``, a standalone page with Vega inlined, so it opens offline;
+- ``name.csv``, the tidy data behind the chart (UTF-8, one header row, ISO dates, plain numbers,
+  no index column), with spreadsheet formulas neutralised in text cells;
+- ``name.txt``, the alt text;
+- ``name.vl.json``, the Vega-Lite spec with sorted keys, for byte-for-byte comparison of runs.
+
+:func:`export_all` does this for a list of :class:`toolkit.charts.core.Figure` and writes an
+``index.html`` listing every chart with its alt text, thumbnail and files. Everything that may come
+from scraped text (titles, names, alt text, cell values) is escaped in HTML, neutralised in CSV and
+slugified in file names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import vl_convert
+
+from toolkit.charts.core import THEME_NAME, Figure, vl_version
+
+#: Leading characters that make Excel, LibreOffice or Google Sheets treat a cell as a formula
+#: (OWASP "CSV injection"): ``=``, ``+``, ``-``, ``@``, tab and carriage return.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+MAX_SLUG_LENGTH = 80
+PNG_SCALE = 2
+SUFFIXES = ("png", "svg", "html", "csv", "txt", "vl.json")
+
+
+def slugify(text: str, *, max_length: int = MAX_SLUG_LENGTH) -> str:
+    """A safe file-name stem: lowercase ASCII letters, digits and single hyphens, never empty.
+
+    Accents are folded to ASCII (``"Región"`` → ``"region"``), every other run of characters —
+    including ``/``, ``\\``, ``.`` and spaces — becomes one hyphen, and the result is cut to
+    ``max_length`` characters, so no title can leave the output folder or hide an extension.
+
+    >>> slugify("../../etc/passwd")
+    'etc-passwd'
+    >>> slugify("<script>alert(1)</script>")
+    'script-alert-1-script'
+    >>> slugify("...")
+    'chart'
+    """
+    folded = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
+    slug = slug[:max_length].rstrip("-")
+    return slug or "chart"
+
+
+def unique_slugs(names: Iterable[str]) -> list[str]:
+    """Slugify ``names`` and make them unique in order: repeats get ``-2``, ``-3``, … appended.
+
+    >>> unique_slugs(["Tone", "tone", "Tone!", "tone-2"])
+    ['tone', 'tone-2', 'tone-3', 'tone-2-2']
+    """
+    taken: set[str] = set()
+    out = []
+    for name in names:
+        base = slugify(name)
+        slug, i = base, 1
+        while slug in taken:
+            i += 1
+            suffix = f"-{i}"
+            slug = base[: MAX_SLUG_LENGTH - len(suffix)].rstrip("-") + suffix
+        taken.add(slug)
+        out.append(slug)
+    return out
+
+
+def neutralise_cell(value: Any) -> Any:
+    """Prefix a text cell with ``'`` if a spreadsheet would read it as a formula; other values as is.
+
+    >>> neutralise_cell('=HYPERLINK("http://x")')
+    '\\'=HYPERLINK("http://x")'
+    >>> neutralise_cell(-5)
+    -5
+    """
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) else value
+
+
+def _text_cell(value: Any) -> Any:
+    """One text-column cell for the CSV: dates in ISO form, sequences joined by ``"; "``, text neutralised."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, np.ndarray)):
+        value = "; ".join(str(v) for v in value)
+    if isinstance(value, str):
+        return neutralise_cell(value)
+    return value
+
+
+def tidy_csv(table: pd.DataFrame) -> str:
+    """The CSV text for ``table`` (the input is unchanged): one header row, no index, ``\\n`` endings.
+
+    Numeric and boolean columns are kept as they are (a genuine ``-3`` stays a number). Datetime
+    columns become ISO 8601 text (``2024-05-01`` when every value is at midnight, otherwise
+    ``2024-05-01T14:30:00``). In text (object/string/category) columns, dates become ISO text,
+    lists are joined with ``"; "`` and cells starting with a formula character get a leading
+    ``'``. Header names are neutralised the same way.
+    """
+    out = table.copy()
+    out.columns = [neutralise_cell(str(c)) for c in out.columns]
+    for col in out.columns:
+        series = out[col]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            midnight = series.dropna().eq(series.dropna().dt.normalize()).all()
+            fmt = "%Y-%m-%d" if midnight else "%Y-%m-%dT%H:%M:%S"
+            out[col] = series.dt.strftime(fmt)
+        elif isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+            out[col] = series.astype(object).map(_text_cell)
+    return out.to_csv(index=False, lineterminator="\n")
+
+
+def _write_text(path: Path, text: str) -> Path:
+    """Write UTF-8 text with ``\\n`` line endings on every platform."""
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+    return path
+
+
+def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """The chart's Vega-Lite spec with the newsroom theme applied and no row limit."""
+    with alt.theme.enable(THEME_NAME), alt.data_transformers.enable("default", max_rows=None):
+        return chart.to_dict()
+
+
+def export(
+    chart: alt.TopLevelMixin,
+    table: pd.DataFrame,
+    name: str,
+    outdir: str | Path,
+    *,
+    alt_text: str,
+) -> dict[str, Path]:
+    """Write ``chart`` and the tidy ``table`` behind it as PNG, SVG, HTML, CSV, TXT and spec JSON.
+
+    ``name`` is slugified (see :func:`slugify`); files are ``outdir/<slug>.<suffix>`` for the
+    suffixes ``png``, ``svg``, ``html``, ``csv``, ``txt``, ``vl.json``. ``outdir`` is created.
+    Returns the written paths keyed by suffix. Conversion runs with no network access allowed, so a
+    chart cannot fetch remote data. All outputs except the PNG are deterministic text.
+    """
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    slug = slugify(name)
+    spec = chart_spec(chart)
+    version = vl_version()
+    paths = {suffix: out / f"{slug}.{suffix}" for suffix in SUFFIXES}
+    _write_text(paths["vl.json"], json.dumps(spec, sort_keys=True, indent=2, ensure_ascii=False) + "\n")
+    _write_text(paths["svg"], vl_convert.vegalite_to_svg(spec, vl_version=version, allowed_base_urls=[]))
+    paths["png"].write_bytes(
+        vl_convert.vegalite_to_png(spec, vl_version=version, scale=PNG_SCALE, allowed_base_urls=[])
+    )
+    _write_text(paths["html"], vl_convert.vegalite_to_html(spec, vl_version=version, bundle=True))
+    _write_text(paths["csv"], tidy_csv(table))
+    _write_text(paths["txt"], alt_text.strip() + "\n")
+    return paths
+
+
+def export_figure(fig: Figure, outdir: str | Path) -> dict[str, Path]:
+    """:func:`export` for a :class:`~toolkit.charts.core.Figure` (its name, chart, data and alt text)."""
+    return export(fig.chart, fig.data, fig.name, outdir, alt_text=fig.alt_text)
+
+
+INDEX_STYLE = """
+body { font-family: Helvetica Neue, Arial, Liberation Sans, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
+h1 { font-size: 1.8rem; }
+li { list-style: none; margin: 0 0 2.5rem; padding: 0 0 1.5rem; border-bottom: 1px solid #ddd; }
+h2 { font-size: 1.2rem; font-family: monospace; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; }
+p.alt { font-size: 1rem; line-height: 1.4; }
+nav a { margin-right: 1rem; }
+"""
+
+
+def index_html(entries: Sequence[tuple[str, str]], *, title: str) -> str:
+    """The index page for ``(slug, alt_text)`` entries: thumbnail, alt text and links per chart.
+
+    Every piece of text is HTML-escaped (quotes included); the page loads nothing from the
+    network, only the PNG files next to it.
+    """
+    esc = html.escape
+    items = []
+    for slug, alt_text in entries:
+        links = " ".join(f'<a href="{esc(slug)}.{s}">{s.upper()}</a>' for s in SUFFIXES)
+        items.append(
+            f'<li id="{esc(slug)}">\n<h2>{esc(slug)}</h2>\n'
+            f'<a href="{esc(slug)}.html"><img src="{esc(slug)}.png" alt="{esc(alt_text)}"></a>\n'
+            f'<p class="alt">{esc(alt_text)}</p>\n<nav>{links}</nav>\n</li>'
+        )
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{esc(title)}</title>\n<style>{INDEX_STYLE}</style>\n</head>\n<body>\n"
+        f"<h1>{esc(title)}</h1>\n<p>{len(entries)} chart{'s' if len(entries) != 1 else ''}. "
+        "Each opens offline; CSV files hold the data behind each chart.</p>\n<ul>\n"
+        + "\n".join(items)
+        + "\n</ul>\n</body>\n</html>\n"
+    )
+
+
+def export_all(figures: Sequence[Figure], outdir: str | Path, *, title: str = "newsangle charts") -> Path:
+    """Export every figure into ``outdir`` and write ``outdir/index.html``; return the index path.
+
+    Figure names are slugified and made unique in order (see :func:`unique_slugs`), so two figures
+    can never overwrite each other's files.
+    """
+    out = Path(outdir)
+    slugs = unique_slugs(f.name for f in figures)
+    for slug, fig in zip(slugs, figures, strict=True):
+        export(fig.chart, fig.data, slug, out, alt_text=fig.alt_text)
+    out.mkdir(parents=True, exist_ok=True)
+    index = out / "index.html"
+    _write_text(index, index_html([(s, f.alt_text) for s, f in zip(slugs, figures, strict=True)], title=title))
+    return index
