@@ -1,13 +1,15 @@
 """Exports for stories: every format written, offline HTML, safe names, neutralised CSV, stable bytes."""
 
 import hashlib
+import json
+import re
 from pathlib import Path
 
 import altair as alt
 import pandas as pd
 
 from toolkit.charts.core import Figure
-from toolkit.export import export, export_all, neutralise_cell, slugify, tidy_csv, unique_slugs
+from toolkit.export import export, export_all, export_figure, neutralise_cell, slugify, tidy_csv, unique_slugs
 
 HOSTILE = ["<script>alert(1)</script>", '=HYPERLINK("http://x")', "../../etc/passwd"]
 
@@ -78,3 +80,40 @@ def test_two_exports_are_byte_identical(tmp_path):
     export_all([hostile_figure()], tmp_path / "a")
     export_all([hostile_figure()], tmp_path / "b")
     assert digests(tmp_path / "a") == digests(tmp_path / "b")
+
+
+def test_script_breaking_text_stays_data_in_the_html(tmp_path):
+    bad = "</script><script>alert(1)</script>"
+    data = pd.DataFrame({"outlet": [bad, "ok & <b>"], "v": [1, 2]})
+    chart = alt.Chart(data).mark_bar().encode(x="v:Q", y="outlet:N").properties(title=bad)
+    page = export(chart, data, bad, tmp_path, alt_text=bad)["html"].read_text(encoding="utf-8")
+    assert page.count("</script>") == 2  # the closing tags of the page's own two scripts
+    assert "<title>&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>" in page
+    assert "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)" in page
+    markup = re.sub(r"<script>.*?</script>", "<script></script>", page, flags=re.S)
+    assert markup.count("<script></script>") == 2
+    assert "src=" not in markup and "href=" not in markup  # the page fetches nothing
+
+
+def test_csv_text_cells_lists_headers_and_times():
+    table = pd.DataFrame({
+        "=cmd": ["-2 killed", "@user", "plain"],
+        "delta": [-1.5, 0.0, 2.0],
+        "doc_ids": [["000", "001"], [], ["002"]],
+        "at": pd.to_datetime(["2025-09-10 14:30", "2025-09-11 00:00", "2025-09-12 00:00"]),
+    })
+    assert tidy_csv(table).splitlines() == [
+        "'=cmd,delta,doc_ids,at",
+        "'-2 killed,-1.5,000; 001,2025-09-10T14:30:00",
+        "'@user,0.0,,2025-09-11T00:00:00",
+        "plain,2.0,002,2025-09-12T00:00:00",
+    ]
+    assert list(table.columns) == ["=cmd", "delta", "doc_ids", "at"]
+
+
+def test_spec_file_is_sorted_json_with_the_theme(tmp_path):
+    fig = hostile_figure()
+    text = export_figure(fig, tmp_path)["vl.json"].read_text(encoding="utf-8")
+    spec = json.loads(text)
+    assert text == json.dumps(spec, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert spec["config"]["title"]["fontSize"] == 20

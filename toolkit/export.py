@@ -18,6 +18,7 @@ slugified in file names.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import json
 import re
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 import vl_convert
 
-from toolkit.charts.core import THEME_NAME, Figure, vl_version
+from toolkit.charts.core import THEME_NAME, Figure, spec_title, vl_version
 
 #: Leading characters that make Excel, LibreOffice or Google Sheets treat a cell as a formula
 #: (OWASP "CSV injection"): ``=``, ``+``, ``-``, ``@``, tab and carriage return.
@@ -132,6 +133,48 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
+def script_json(value: Any) -> str:
+    """JSON that is safe inside an HTML ``<script>`` element.
+
+    ``<``, ``>`` and ``&`` (only ever inside JSON strings) and the JavaScript line separators
+    U+2028/U+2029 are written as ``\\uXXXX`` escapes, so scraped text such as
+    ``</script><script>…`` in a title or a data cell cannot close the script and run as code.
+    Keys are sorted for byte-stable output.
+    """
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    for char in ("<", ">", "&", "\u2028", "\u2029"):
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
+
+
+@functools.lru_cache(maxsize=4)
+def _vega_bundle(version: str) -> str:
+    """vl-convert's bundle of Vega, Vega-Lite and vega-embed (sets ``window.vegaEmbed``), ~0.9 MB."""
+    bundle = vl_convert.javascript_bundle(vl_version=version)
+    if "</script" in bundle.lower():
+        raise RuntimeError("the Vega bundle contains '</script' and cannot be inlined")
+    return bundle
+
+
+def offline_html(spec: dict[str, Any], version: str) -> str:
+    """A standalone page drawing ``spec`` with Vega inlined: opens with no network.
+
+    Written here rather than with ``vl_convert.vegalite_to_html`` because that function embeds the
+    spec as raw JSON in a ``<script>``, where a scraped title containing ``</script>`` would become
+    live code; here the spec goes through :func:`script_json` and the page title is HTML-escaped.
+    """
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{html.escape(spec_title(spec) or 'newsangle chart')}</title>\n"
+        "<style>body { margin: 16px; font-family: Helvetica Neue, Arial, Liberation Sans, sans-serif; }</style>\n"
+        f"<script>\n{_vega_bundle(version)}\n</script>\n</head>\n<body>\n<div id=\"vis\"></div>\n<script>\n"
+        f"const spec = {script_json(spec)};\n"
+        "vegaEmbed(\"#vis\", spec, {renderer: \"svg\", actions: false}).catch((err) => {\n"
+        "  document.getElementById(\"vis\").textContent = \"Chart failed to render: \" + err;\n});\n"
+        "</script>\n</body>\n</html>\n"
+    )
+
+
 def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """The chart's Vega-Lite spec with the newsroom theme applied and no row limit."""
     with alt.theme.enable(THEME_NAME), alt.data_transformers.enable("default", max_rows=None):
@@ -164,7 +207,7 @@ def export(
     paths["png"].write_bytes(
         vl_convert.vegalite_to_png(spec, vl_version=version, scale=PNG_SCALE, allowed_base_urls=[])
     )
-    _write_text(paths["html"], vl_convert.vegalite_to_html(spec, vl_version=version, bundle=True))
+    _write_text(paths["html"], offline_html(spec, version))
     _write_text(paths["csv"], tidy_csv(table))
     _write_text(paths["txt"], alt_text.strip() + "\n")
     return paths

@@ -778,12 +778,12 @@ def spec_fingerprint(spec: dict[str, Any]) -> str:
     vl-convert version) do not, which is what notebook output comparison should see.
     """
     text = json.dumps(spec, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    title = _spec_title(spec)
+    title = spec_title(spec)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     return f"<newsangle chart {title!r} spec sha256:{digest}>"
 
 
-def _spec_title(spec: dict[str, Any]) -> str:
+def spec_title(spec: dict[str, Any]) -> str:
     """The headline of a spec; for :func:`finish`'s one-chart ``vconcat`` wrapper, the inner title."""
     inner = spec.get("vconcat", ())
     node = inner[0] if len(inner) == 1 else spec
