@@ -56,10 +56,22 @@ FALLBACK_COMPONENTS = 100
 """Dimensions of the TF-IDF + SVD fallback embedding (fewer when the corpus is smaller)."""
 
 
-def _set_offline() -> None:
-    """Forbid Hugging Face hub access for this process (idempotent)."""
+def prepare_model_imports() -> None:
+    """Get the process ready to import the model libraries (idempotent).
+
+    Forbids Hugging Face hub access, and imports ``tqdm.auto`` once with its
+    "IProgress not found" warning silenced: in a notebook without ipywidgets that
+    warning prints an absolute path from the virtual environment, which would make
+    committed notebook outputs differ from machine to machine. Progress bars still
+    fall back to text.
+    """
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=TqdmWarning)
+        import tqdm.auto  # noqa: F401
 
 
 @lru_cache(maxsize=1)
@@ -67,7 +79,7 @@ def has_torch() -> bool:
     """True when torch and sentence-transformers are installed and import cleanly."""
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("sentence_transformers") is None:
         return False
-    _set_offline()
+    prepare_model_imports()
     try:
         import sentence_transformers  # noqa: F401
         import torch  # noqa: F401
@@ -98,7 +110,7 @@ def embedding_model(name_or_path: str | None = None) -> SentenceTransformer:
     ImportError
         When torch / sentence-transformers are unavailable (see ``has_torch``).
     """
-    _set_offline()
+    prepare_model_imports()
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 

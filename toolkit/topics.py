@@ -509,6 +509,7 @@ def run(tables: Mapping[str, pd.DataFrame], *, cache_dir: Path | str | None = No
         outliers_found, outliers_left, embedding, seed.
     """
     config = replace(config or TopicConfig(), **options)
+    models.prepare_model_imports()
     units, skipped = select_units(tables["paragraphs"], tables["articles"], min_words=config.min_words)
     texts = units["text"].tolist()
     settings: dict[str, Any] = {"size_class": "none", "reduction": "none", "clustering": "none",
