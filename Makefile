@@ -3,7 +3,7 @@ PY := .venv/bin/python
 SANITIZE := $(wildcard notebooks/nbval-sanitize.cfg)
 NBVAL := --nbval $(if $(SANITIZE),--nbval-sanitize-with $(SANITIZE))
 
-.PHONY: setup run test notebooks lab bench clean-derived
+.PHONY: setup run test notebooks lab bench clean-derived lock
 
 setup:
 	bash scripts/setup.sh
@@ -25,3 +25,6 @@ bench: setup
 
 clean-derived:
 	rm -rf data/processed exports
+
+lock: setup
+	{ head -2 requirements.lock; .venv/bin/pip freeze --exclude-editable | sed 's/+cpu//'; } > requirements.lock.new && mv requirements.lock.new requirements.lock
