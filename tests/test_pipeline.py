@@ -3,6 +3,7 @@
 import hashlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import toolkit
@@ -59,3 +60,14 @@ def test_two_runs_write_byte_identical_parquet_and_the_second_reuses_the_cache(t
 
 def test_project_root_is_found_from_the_notebooks_folder():
     assert project_root(ROOT / "notebooks") == ROOT
+
+
+def test_dask_engine_on_two_workers_gives_the_local_tables():
+    pytest.importorskip("distributed")
+    from toolkit.engine import Engine
+
+    local = toolkit.analyze(RAW, stages=["sentiment"])
+    dask = toolkit.analyze(RAW, stages=["sentiment"], engine=Engine(kind="dask", n_jobs=2, chunk_docs=2))
+    assert sorted(local.tables) == sorted(dask.tables)
+    for name in local.tables:
+        pd.testing.assert_frame_equal(local[name], dask[name], check_dtype=False, obj=name)

@@ -115,7 +115,11 @@ class TopicConfig:
         extra_stopwords: further words to drop from topic terms (e.g. a corpus's section names).
         embedding: ``"auto"`` (MiniLM, fallback when torch is missing), ``"minilm"`` or ``"tfidf"``.
         batch_size: embedding batch size.
-        seed: seed of KMeans, UMAP and KeyBERTInspired.
+        seed: seed of KMeans, UMAP and KeyBERTInspired (and of the sampled class's classifier).
+        sample_from: N from which the corpus is ``sampled`` (module table).
+        sample_size: units embedded and clustered in the ``sampled`` class.
+        reuse_overlap: share of the current sample a stored fit's sample must cover for a
+            ``sampled`` run to reuse that fit instead of refitting.
     """
 
     min_words: int = 8
@@ -139,6 +143,9 @@ class TopicConfig:
     embedding: str = "auto"
     batch_size: int = 64
     seed: int = 0
+    sample_from: int = 20_000
+    sample_size: int = 5_000
+    reuse_overlap: float = 0.98
 
 
 @dataclass(frozen=True)
@@ -194,13 +201,15 @@ def stopwords_for(outlets: Sequence[str], extra: Sequence[str] = ()) -> list[str
 
 
 def size_class(n_units: int, config: TopicConfig) -> str:
-    """``"none"`` (< 2 units), ``"tiny"``, ``"mid"`` or ``"large"`` (see the module table)."""
+    """``"none"`` (< 2 units), ``"tiny"``, ``"mid"``, ``"large"`` or ``"sampled"`` (module table)."""
     if n_units < 2:
         return "none"
     if config.size_class is not None:
         return config.size_class
     if n_units < config.tiny_below:
         return "tiny"
+    if n_units >= config.sample_from:
+        return "sampled"
     return "mid" if n_units < config.large_from else "large"
 
 
