@@ -13,7 +13,8 @@ import pytest
 import toolkit.framing as fr
 from toolkit.charts import framing as charts
 from toolkit.framing.datafile import DataFileError
-from toolkit.framing.frames import cue_pattern, wilson_interval
+from toolkit.framing.frames import cue_pattern
+from toolkit.stats import wilson_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

