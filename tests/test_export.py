@@ -117,3 +117,17 @@ def test_spec_file_is_sorted_json_with_the_theme(tmp_path):
     spec = json.loads(text)
     assert text == json.dumps(spec, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     assert spec["config"]["title"]["fontSize"] == 20
+
+
+def test_unchanged_charts_are_not_redrawn_and_changed_ones_are(tmp_path):
+    from toolkit.export import export
+
+    chart = alt.Chart(pd.DataFrame({"x": [1, 2]})).mark_bar().encode(x="x:Q")
+    first = export(chart, pd.DataFrame({"x": [1, 2]}), "c", tmp_path, alt_text="A.")
+    stamp = first["png"].stat().st_mtime_ns
+    export(chart, pd.DataFrame({"x": [1, 2]}), "c", tmp_path, alt_text="A.")
+    assert first["png"].stat().st_mtime_ns == stamp
+    changed = alt.Chart(pd.DataFrame({"x": [1, 3]})).mark_bar().encode(x="x:Q")
+    export(changed, pd.DataFrame({"x": [1, 3]}), "c", tmp_path, alt_text="A.")
+    assert first["png"].stat().st_mtime_ns != stamp
+    assert '"x": 3' in first["vl.json"].read_text(encoding="utf-8")

@@ -565,3 +565,22 @@ def fill_unknown_outlets(articles: pd.DataFrame) -> pd.DataFrame:
     missing = out["outlet"].isna() | (out["outlet"].astype(str).str.strip() == "")
     out.loc[missing, "outlet"] = "(unknown: " + out.loc[missing, "doc_id"] + ")"
     return out
+
+
+def relative_source_paths(table: pd.DataFrame, root: Path) -> pd.DataFrame:
+    """``source_path`` relative to ``root`` where the file lies inside it (``#row=…`` kept).
+
+    Tables then read the same wherever the project is cloned, so two clones produce
+    byte-identical Parquet files. Paths outside ``root`` stay as given.
+    """
+    root = Path(root).resolve()
+
+    def rel(value: str) -> str:
+        path, sep, row = str(value).partition("#")
+        try:
+            path = Path(path).resolve().relative_to(root).as_posix()
+        except ValueError:
+            pass
+        return f"{path}{sep}{row}"
+
+    return table.assign(source_path=table["source_path"].map(rel)) if len(table) else table

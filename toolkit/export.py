@@ -194,7 +194,9 @@ def export(
     ``name`` is slugified (see :func:`slugify`); files are ``outdir/<slug>.<suffix>`` for the
     suffixes ``png``, ``svg``, ``html``, ``csv``, ``txt``, ``vl.json``. ``outdir`` is created.
     Returns the written paths keyed by suffix. Conversion runs with no network access allowed, so a
-    chart cannot fetch remote data. All outputs except the PNG are deterministic text.
+    chart cannot fetch remote data. All outputs except the PNG are deterministic text. When every
+    file exists and the spec file already holds this exact spec (same data, same encodings), the
+    rendering is skipped: a re-run of the main job only redraws charts that changed.
     """
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -202,14 +204,18 @@ def export(
     spec = chart_spec(chart)
     version = vl_version()
     paths = {suffix: out / f"{slug}.{suffix}" for suffix in SUFFIXES}
-    _write_text(paths["vl.json"], json.dumps(spec, sort_keys=True, indent=2, ensure_ascii=False) + "\n")
+    spec_text = json.dumps(spec, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    _write_text(paths["csv"], tidy_csv(table))
+    _write_text(paths["txt"], alt_text.strip() + "\n")
+    unchanged = all(p.is_file() for p in paths.values()) and paths["vl.json"].read_text(encoding="utf-8") == spec_text
+    if unchanged:
+        return paths
     _write_text(paths["svg"], vl_convert.vegalite_to_svg(spec, vl_version=version, allowed_base_urls=[]))
     paths["png"].write_bytes(
         vl_convert.vegalite_to_png(spec, vl_version=version, scale=PNG_SCALE, allowed_base_urls=[])
     )
     _write_text(paths["html"], offline_html(spec, version))
-    _write_text(paths["csv"], tidy_csv(table))
-    _write_text(paths["txt"], alt_text.strip() + "\n")
+    _write_text(paths["vl.json"], spec_text)
     return paths
 
 

@@ -18,7 +18,6 @@ instead of recomputing.
 from __future__ import annotations
 
 import importlib
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,14 @@ import pandas as pd
 
 from . import __version__
 from .clean import clean_documents, furniture_lines
-from .corpus import LoadLimits, apply_manifest, fill_unknown_outlets, load_documents, read_manifest
+from .corpus import (
+    LoadLimits,
+    apply_manifest,
+    fill_unknown_outlets,
+    load_documents,
+    read_manifest,
+    relative_source_paths,
+)
 from .dedup import find_derivations, mark_derivations, rewrite_diff, signatures
 from .engine import Engine, map_documents
 from .report import outlet_summary, removal_reasons, removed_by_reason
@@ -273,11 +279,9 @@ def analyze(
     notify = progress or (lambda _name: None)
 
     notify("corpus")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        documents, rejects = load_documents(paths, limits=limits)
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    root = project_root()
+    documents, rejects = load_documents(paths, limits=limits)
+    documents, rejects = relative_source_paths(documents, root), relative_source_paths(rejects, root)
     manifest_df = read_manifest(manifest_path) if manifest_path else None
     code = _code_fingerprint()
     key = fingerprint(
