@@ -234,16 +234,24 @@ def task_stage(args: argparse.Namespace) -> dict:
 
 
 def task_e2e(args: argparse.Namespace) -> dict:
-    """``analyze`` + charts on the first N articles, cold or warm (+1 article on a copy of the cold output)."""
+    """``analyze`` + charts on the first N articles, cold or warm (+1 article on a copy of the cold output).
+
+    When the scale corpus holds only N articles, the cold run takes the first N - 1, so the warm
+    run still adds one article. The warm file keeps the cold file's name, so unchanged articles
+    keep their doc ids (which carry the file stem) and hit the per-document caches.
+    """
     from toolkit.pipeline import analyze, figures
 
     work = Path(args.workdir)
     cold_out = work / f"out-{args.size}"
+    base = min(args.size, sum(1 for _ in rows_of(args.size + 1)) - 1)  # N - 1 when the corpus holds only N
     if args.mode == "cold":
         shutil.rmtree(cold_out, ignore_errors=True)
-        source, out_dir = write_sample(args.size, work), cold_out
-    else:
-        source = write_sample(args.size + 1, work)
+        source, out_dir = write_sample(base, work), cold_out
+    else:  # same file name as the cold run's (doc ids carry the file stem), one more article
+        source = work / "plus-one" / f"allsides-{base}.jsonl"
+        source.parent.mkdir(exist_ok=True)
+        source.write_text("".join(rows_of(base + 1)), encoding="utf-8")
         out_dir = work / f"out-{args.size}-warm"
         shutil.rmtree(out_dir, ignore_errors=True)
         shutil.copytree(cold_out, out_dir)

@@ -15,6 +15,7 @@ Measures
   cache in the same process (so numba's one-off compilation is not counted twice).
 - seeded UMAP cost: the stage's UMAP on the largest size's embeddings with ``random_state``
   (single-threaded, reproducible) and without it (parallel, not reproducible).
+- ``--sampled``: the quality cost of the ``sampled`` class (:func:`sampled_vs_full`).
 - quality (largest size): articles split 80/20 (seeded). Topics are fitted on the 80 %; the
   held-out 20 % paragraphs are the reference corpus for NPMI, and are assigned to the topic whose
   centroid (mean training embedding) is nearest by cosine for NMI.
@@ -177,6 +178,49 @@ def quality(tables: dict[str, pd.DataFrame], cache: Path, seed: int) -> None:
     print(info.loc[info["topic"] >= 0, ["topic", "topic_label", "size"]].head(15).to_string(index=False))
 
 
+def sampled_vs_full(tables: dict[str, pd.DataFrame], cache: Path, sample_sizes: list[int]) -> None:
+    """Quality cost of the ``sampled`` class: the same paragraphs modelled fully and sampled.
+
+    Full: every paragraph embedded and clustered (the ``large`` class). Sampled: the class the
+    stage uses from ``TopicConfig.sample_from`` paragraphs on, forced here with ``sample_size``
+    paragraphs. Prints time, topics, NMI of each against the AllSides labels (all paragraphs, and
+    articles by majority topic), and the agreement between the two assignments (NMI and adjusted
+    Rand index), overall and on the paragraphs the classifier assigned (not in the sample).
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    label = tables["articles"].set_index("doc_id")["label"]
+
+    def scores(out: dict[str, pd.DataFrame]) -> tuple[pd.Series, str]:
+        frame = out["topics"].assign(label=lambda t: t["doc_id"].map(label))
+        majority = frame.groupby("doc_id")["topic"].agg(lambda s: s.value_counts().sort_index().idxmax())
+        return frame["topic"], (f"NMI vs labels: paragraphs {normalized_mutual_info_score(frame['label'], frame['topic']):.3f}, "
+                                f"articles (majority) {normalized_mutual_info_score(label[majority.index], majority):.3f}")
+
+    full, full_s = timed(topics.run, tables, cache_dir=cache)
+    full_topics, text = scores(full)
+    print(f"full (large class, {len(full_topics)} paragraphs embedded): {full_s:.1f} s, "
+          f"{full['topic_run'].at[0, 'n_topics']} topics; {text}")
+    keys = [models.text_key(t, models.DEFAULT_MODEL_ID) for t in
+            topics.select_units(tables["paragraphs"], tables["articles"])[0]["text"]]
+    for size in sample_sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            fit_cache = Path(tmp)
+            for item in cache.iterdir():  # share the embeddings, not a stored fit
+                if item.name != topics.SAMPLED_FIT_DIR:
+                    (fit_cache / item.name).symlink_to(item.resolve())
+            out, seconds = timed(topics.run, tables, cache_dir=fit_cache, sample_from=2, sample_size=size)
+            _, warm_s = timed(topics.run, tables, cache_dir=fit_cache, sample_from=2, sample_size=size)
+        sampled_topics, text = scores(out)
+        outside = np.ones(len(keys), dtype=bool)
+        outside[topics.sample_rows(keys, size)] = False
+        print(f"sampled ({size} embedded): {seconds:.1f} s cold, {warm_s:.1f} s warm (stored fit), "
+              f"{out['topic_run'].at[0, 'n_topics']} topics; {text}; agreement with full: NMI "
+              f"{normalized_mutual_info_score(full_topics, sampled_topics):.3f}, ARI "
+              f"{adjusted_rand_score(full_topics, sampled_topics):.3f}; on the {int(outside.sum())} classified "
+              f"paragraphs NMI {normalized_mutual_info_score(full_topics[outside], sampled_topics[outside]):.3f}")
+
+
 def umap_cost(embeddings: np.ndarray) -> None:
     """Seconds of the stage's UMAP with and without a seed (see module docstring)."""
     from umap import UMAP
@@ -200,6 +244,8 @@ def main() -> None:
     parser.add_argument("--skip-umap", action="store_true")
     parser.add_argument("--skip-timing", action="store_true", help="only the UMAP cost and quality parts")
     parser.add_argument("--cache-dir", type=Path, help="embedding cache for the UMAP and quality parts")
+    parser.add_argument("--sampled", type=int, nargs="*", metavar="SAMPLE_SIZE",
+                        help="only compare the sampled class (these sample sizes) with the full approach")
     args = parser.parse_args()
     if not SCALE.exists():
         print(f"skipped: {SCALE} not found")
@@ -210,6 +256,10 @@ def main() -> None:
     tables = load_sample(max(args.sizes), args.labels, args.per_article, args.seed)
     print(f"sample: {len(tables['paragraphs'])} paragraphs from {len(tables['articles'])} articles, "
           f"{tables['articles']['label'].nunique()} AllSides labels, {tables['articles']['outlet'].nunique()} outlets")
+    if args.sampled is not None:
+        cache = args.cache_dir or Path(tempfile.mkdtemp(prefix="topics-bench-"))
+        sampled_vs_full(tables, cache, args.sampled or [2000, 5000])
+        return
     _, load_s = timed(models.embedding_model)
     print(f"model load: {load_s:.2f} s")
     with tempfile.TemporaryDirectory() as tmp:

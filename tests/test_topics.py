@@ -192,3 +192,59 @@ def test_real_model_on_a_tiny_corpus(tmp_path):
     assert out["topic_info"]["topic_label"].str.len().gt(0).all()
     again = topics.run(corpus(), cache_dir=tmp_path)
     pd.testing.assert_frame_equal(out["topics"], again["topics"])
+
+
+def test_sample_rows_is_bottom_k_by_key_over_distinct_texts():
+    assert topics.sample_rows(["c", "a", "b", "a", "d"], 3).tolist() == [0, 1, 2]
+    assert topics.sample_rows(["c", "a", "b", "a", "d"], 2).tolist() == [1, 2]
+    assert topics.sample_rows(["b", "a"], 5).tolist() == [0, 1]
+
+
+SAMPLED = {"sample_from": 10, "sample_size": 9, "n_topics": 3}
+
+
+def test_sampled_class_fits_a_sample_and_classifies_the_rest():
+    out = run_tfidf(corpus(), **SAMPLED)
+    run = out["topic_run"].iloc[0]
+    assert run["size_class"] == "sampled"
+    assert "fitted on 9 sampled paragraphs" in run["clustering"]
+    assert run["n_topics"] == 3
+    table = out["topics"].merge(corpus()["paragraphs"], on=["doc_id", "para_id"])
+    theme_of = {text: theme for theme, texts in THEMES.items() for text in texts}
+    by_theme = table.groupby(table["text"].map(theme_of))["topic"].agg(set)
+    assert sorted(len(s) for s in by_theme) == [1, 1, 1] and len(set().union(*by_theme)) == 3
+    keys = [models.text_key(t, models.DEFAULT_MODEL_ID) for t in table["text"]]
+    classified = np.ones(len(table), dtype=bool)
+    classified[topics.sample_rows(keys, 9)] = False
+    assert table.loc[classified, "probability"].isna().all() and classified.sum() == 3
+    assert out["topic_info"]["size"].sum() == 12
+    assert out["topic_info"]["size"].is_monotonic_decreasing
+    assert set(out["topic_info"]["example"]) <= set(table["text"])
+
+
+def test_sampled_warm_run_reuses_the_stored_fit_and_assigns_new_paragraphs(tmp_path):
+    cold = run_tfidf(corpus(), cache_dir=tmp_path, **SAMPLED)
+    assert (tmp_path / topics.SAMPLED_FIT_DIR / "fit.joblib").is_file()
+    warm = run_tfidf(corpus(), cache_dir=tmp_path, **SAMPLED)
+    assert warm["topic_run"].at[0, "clustering"].endswith("; stored fit reused")
+    for name in ("topics", "topic_info", "topic_outlets", "topics_skipped"):
+        pd.testing.assert_frame_equal(cold[name], warm[name])
+    grown = corpus()
+    extra = "Negotiators said the hostages deal and a Gaza ceasefire could be signed in Cairo soon."
+    grown["paragraphs"] = pd.concat([grown["paragraphs"], pd.DataFrame(
+        {"doc_id": ["doc3"], "para_id": [0], "text": [extra], "is_heading": [False]})], ignore_index=True)
+    grown["articles"] = pd.concat([grown["articles"], pd.DataFrame({"doc_id": ["doc3"], "outlet": ["Daily Planet"]})])
+    more = run_tfidf(grown, cache_dir=tmp_path, reuse_overlap=0.5, **SAMPLED)
+    assert more["topic_run"].at[0, "clustering"].endswith("; stored fit reused")
+    topic_of = more["topics"].merge(grown["paragraphs"], on=["doc_id", "para_id"]).set_index("text")["topic"]
+    assert topic_of[extra] == topic_of[THEMES["ceasefire"][0]]
+
+
+def test_sampled_refits_when_the_sample_changes_materially(tmp_path):
+    options = {**SAMPLED, "sample_size": 12}
+    run_tfidf(corpus(), cache_dir=tmp_path, **options)
+    changed = corpus()
+    changed["paragraphs"].loc[0, "text"] = "Voters in the election queued at polling stations before dawn to cast ballots."
+    out = run_tfidf(changed, cache_dir=tmp_path, **options)
+    assert "reused" not in out["topic_run"].at[0, "clustering"]
+    assert len(out["topics"]) == 12

@@ -93,6 +93,12 @@ def strip_markup(text: str) -> str:
     str
         The text VADER scores.
     """
+    if (text.isprintable() and "<" not in text and "&" not in text and "  " not in text
+            and not text.startswith(" ") and not text.endswith(" ")):
+        # Nothing to strip (the common case), so skip the four passes below: the only
+        # whitespace a printable str holds is the plain space, and invisible characters
+        # are format characters, never printable.
+        return text
     text = _TAG_RE.sub(" ", text)
     text = html.unescape(text)
     text = _INVISIBLE_RE.sub("", text)
