@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from toolkit import models, topics
+from toolkit.stats import wilson_interval
 
 THEMES = {
     "ceasefire": [
@@ -161,7 +162,7 @@ def test_topic_outlets_full_grid_shares_and_single_outlet_flag():
 
 
 def test_wilson_interval_known_values():
-    low, high = topics.wilson_interval(np.array([0, 5]), np.array([10, 10]))
+    low, high = wilson_interval(np.array([0, 5]), np.array([10, 10]))
     np.testing.assert_allclose(low, [0.0, 0.2366], atol=1e-4)
     np.testing.assert_allclose(high, [0.2775, 0.7634], atol=1e-4)
 

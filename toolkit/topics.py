@@ -92,12 +92,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from sklearn.metrics import silhouette_score
 
 from toolkit import models
+from toolkit.stats import wilson_interval
 
 log = logging.getLogger(__name__)
 
@@ -585,22 +585,6 @@ def _unique_labels(labels: dict[int, str]) -> dict[int, str]:
     """Labels with duplicates disambiguated by their topic number."""
     counts = pd.Series(list(labels.values())).value_counts()
     return {t: (f"{lab} ({t})" if counts[lab] > 1 else lab) for t, lab in labels.items()}
-
-
-def wilson_interval(successes: np.ndarray, totals: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for proportions, vectorised (NaN where total is 0).
-
-    Hand-written because the dependencies offer it only per call (``scipy.stats.binomtest``)
-    and the grid of topics x outlets can hold thousands of cells.
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(totals, dtype=float)
-    z = norm.ppf(0.5 + confidence / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
 def topic_outlets(topics: pd.DataFrame) -> pd.DataFrame:
