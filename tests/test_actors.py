@@ -376,12 +376,13 @@ def test_no_entities_gives_empty_tables_with_the_contract_columns() -> None:
     assert list(out["actor_merges"].columns) == A.MERGE_COLUMNS
 
 
-def test_missing_outlet_is_reported_as_unknown() -> None:
+def test_missing_outlet_gets_its_own_placeholder() -> None:
     mentions, sentences, articles = tiny_tables()
     articles = articles.assign(outlet=["X", None, "Y"])
     out = A.actor_summary(mentions, articles)
     assert out.set_index("actor").loc["B", "outlets"] == 2
-    assert "unknown" in set(A.actor_prominence(mentions, sentences, articles)["outlet"])
+    missing = articles.loc[articles["outlet"].isna(), "doc_id"].iloc[0]
+    assert f"(unknown: {missing})" in set(A.actor_prominence(mentions, sentences, articles)["outlet"])
 
 
 def test_figures_from_the_actor_tables() -> None:

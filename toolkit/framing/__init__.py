@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from toolkit.corpus import fill_unknown_outlets
 from toolkit.framing.attribution import (
     ATTRIBUTION_COLUMNS,
     BY_OUTLET_COLUMNS,
@@ -56,8 +57,6 @@ __all__ = [
     "find_variants", "load_naming", "naming_candidates", "naming_table", "rewrite_changes", "word_changes",
     "empty_tables", "run",
 ]
-
-UNKNOWN_OUTLET = "(unknown outlet)"
 
 TABLE_COLUMNS: dict[str, list[str]] = {
     "frames": FRAMES_COLUMNS,
@@ -162,8 +161,8 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
     sentences = sentences.sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
     if articles["outlet"].isna().any():
         warnings.warn(f"framing: {int(articles['outlet'].isna().sum())} article(s) without an outlet are "
-                      f"grouped as '{UNKNOWN_OUTLET}'.", stacklevel=2)
-        articles = articles.assign(outlet=articles["outlet"].fillna(UNKNOWN_OUTLET))
+                      "each compared as their own '(unknown: <doc_id>)' outlet.", stacklevel=2)
+        articles = fill_unknown_outlets(articles)
     data_dir = Path(data_dir)
     frames_path, naming_path = data_dir / "frames.yml", data_dir / "naming.yml"
     if frames_path.exists():
