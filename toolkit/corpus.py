@@ -83,7 +83,8 @@ _MAGIC = [
     (b"GIF8", "a GIF image"),
     (b"\xd0\xcf\x11\xe0", "an old Microsoft Office file"),
 ]
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200c\u200d\u2060\ufeff]")
+"""Zero-width and stray control characters (not tab or newline): removed from every text."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -217,9 +218,9 @@ def normalize_text(text: str) -> str:
     Non-breaking spaces become plain spaces and stray control characters are removed.
     Curly quotes, dashes and ellipses are kept as written: they are evidence.
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.translate(_ZERO_WIDTH).replace("\u00a0", " ")
-    text = _CONTROL.sub("", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _INVISIBLE.sub("", text).replace("\u00a0", " ")
     return unicodedata.normalize("NFC", text)
 
 

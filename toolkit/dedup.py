@@ -18,7 +18,11 @@ the earlier publication date, then the article that is not the shorter one.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -106,34 +110,50 @@ def candidate_pairs(articles: pd.DataFrame, *, config: DedupConfig = DedupConfig
     """Pairs of ``doc_id`` whose content-word sets have a Jaccard of at least ``config.candidate_jaccard``.
 
     Input columns: ``doc_id``, ``text``; ``precomputed``: their :func:`signatures` (computed
-    here when not given). MinHash LSH proposes pairs without comparing all of them, then
-    each proposal is kept only when the MinHash estimate of its Jaccard reaches the
-    threshold: at a threshold as permissive as 0.2, LSH banding proposes ~40 pairs per
-    article on the first 1,000 articles of the AllSides scale corpus, of which about one in
-    450 passes, and every proposal left in would cost a sentence alignment.
-    Returns sorted ``(a, b)`` pairs with ``a < b``. Memory and time grow with the number
-    of articles and of proposals, never with the number of all pairs.
+    here when not given). Locality-sensitive hashing proposes pairs without comparing all
+    of them: the MinHash values are cut into the bands datasketch's ``MinHashLSH`` chooses
+    for the threshold, and two articles are proposed when any band is identical — exactly
+    the proposals ``MinHashLSH.query`` would return. Each proposal is then kept only when
+    the MinHash estimate of its Jaccard reaches the threshold (at a threshold as permissive
+    as 0.2, about one proposal in 450 passes on the AllSides scale corpus).
+
+    The banding is done here over the whole signature matrix with numpy rather than with
+    ``MinHashLSH.insert``/``query``, whose per-article Python calls took 5 s per 2,000
+    articles; the result is the same set of pairs. Returns sorted ``(a, b)`` pairs with
+    ``a < b``. Memory and time grow with the number of articles and of proposals, never
+    with the number of all pairs.
     """
-    from datasketch import LeanMinHash, MinHash, MinHashLSH
+    from datasketch import MinHashLSH
 
     sigs = precomputed if precomputed is not None else signatures(articles, config=config)
     lookup = dict(zip(sigs["doc_id"], sigs["words"]))
+    ids = [d for d in articles["doc_id"] if len(lookup[d])]
+    if len(ids) < 2:
+        return []
+    matrix = np.stack([np.asarray(lookup[d], dtype=np.uint64) for d in ids])
     lsh = MinHashLSH(threshold=config.candidate_jaccard, num_perm=config.num_perm)
-    pairs: set[tuple[str, str]] = set()
-    scheme = MinHash(num_perm=1, seed=config.seed).scheme  # the hashing scheme signatures() used
-    for doc_id in articles["doc_id"]:
-        values = np.asarray(lookup[doc_id], dtype=np.uint64)
-        if not values.size:
+    proposals = []
+    for band in range(lsh.b):
+        rows = np.ascontiguousarray(matrix[:, band * lsh.r:(band + 1) * lsh.r])
+        _, bucket = np.unique(rows.view(np.dtype((np.void, rows.itemsize * lsh.r))).ravel(), return_inverse=True)
+        members = pd.DataFrame({"bucket": bucket.ravel(), "row": np.arange(len(ids))})
+        members = members[members.duplicated("bucket", keep=False)]
+        if members.empty:
             continue
-        m = LeanMinHash(seed=config.seed, hashvalues=values, scheme=scheme)
-        others = lsh.query(m)
-        if others:
-            estimate = (np.stack([lookup[o] for o in others]) == values).mean(axis=1)
-            for other, jaccard in zip(others, estimate):
-                if jaccard >= config.candidate_jaccard:
-                    pairs.add(tuple(sorted((doc_id, other))))
-        lsh.insert(doc_id, m)
-    return sorted(pairs)
+        both = members.merge(members, on="bucket", suffixes=("_a", "_b"))
+        both = both[both["row_a"] < both["row_b"]]
+        proposals.append(both["row_a"].to_numpy() * len(ids) + both["row_b"].to_numpy())
+    if not proposals:
+        return []
+    codes = np.unique(np.concatenate(proposals))
+    first, second = codes // len(ids), codes % len(ids)
+    values = matrix.astype(np.uint32)  # MinHash values are below 2**32 (datasketch's max_hash)
+    need = int(np.ceil(config.candidate_jaccard * config.num_perm - 1e-9))
+    keep = np.zeros(len(codes), dtype=bool)
+    for lo in range(0, len(codes), 20_000):  # bounded memory: 20,000 x num_perm comparisons at a time
+        part = slice(lo, lo + 20_000)
+        keep[part] = (values[first[part]] == values[second[part]]).sum(axis=1) >= need
+    return sorted(tuple(sorted((ids[a], ids[b]))) for a, b in zip(first[keep], second[keep]))
 
 
 def align_sentences(source: pd.DataFrame, derived: pd.DataFrame, *, config: DedupConfig = DedupConfig()) -> pd.DataFrame:
@@ -155,16 +175,62 @@ def align_sentences(source: pd.DataFrame, derived: pd.DataFrame, *, config: Dedu
     ``source_text``, ``derived_text``; ordered by derived sentence, then dropped source
     sentences in source order.
     """
+    analyze = _sentence_analyzer()
+    return _align(_side(source, analyze), _side(derived, analyze), config)
+
+
+@lru_cache(maxsize=1)
+def _sentence_analyzer() -> Callable[[str], list[str]]:
+    """scikit-learn's word analyzer with English stopwords: the tokens :func:`align_sentences` weighs."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    src = source.reset_index(drop=True)
-    der = derived.reset_index(drop=True)
-    if src.empty or der.empty:
-        sim = np.zeros((len(der), len(src)))
-    else:
-        vec = TfidfVectorizer(sublinear_tf=True, stop_words="english")
-        matrix = vec.fit_transform(pd.concat([src["text"], der["text"]]).tolist())
-        sim = (matrix[len(src) :] @ matrix[: len(src)].T).toarray()
+    return TfidfVectorizer(stop_words="english").build_analyzer()
+
+
+Side = tuple[list[int], list[str], list[list[str]]]
+"""One article's sentences for alignment: sent_ids, texts, analysed tokens."""
+
+
+def _side(sentences: pd.DataFrame, analyze: Callable[[str], list[str]]) -> Side:
+    texts = sentences["text"].astype(str).tolist()
+    return sentences["sent_id"].astype(int).tolist(), texts, [analyze(t) for t in texts]
+
+
+def _tfidf_cosine(source: list[list[str]], derived: list[list[str]]) -> np.ndarray:
+    """Cosine similarities (derived x source) of sentence TF-IDF vectors fitted on the two articles.
+
+    The same weighting as ``TfidfVectorizer(sublinear_tf=True)`` (smoothed idf, l2 norm),
+    computed densely from pre-analysed tokens: sentence pairs are aligned for thousands of
+    article pairs, and re-running the vectoriser's tokenisation for every pair cost 90% of
+    the time, while a doc's tokens can be analysed once and reused for every pair it is in.
+    """
+    docs = source + derived
+    vocab: dict[str, int] = {}
+    rows, cols, counts = [], [], []
+    for i, tokens in enumerate(docs):
+        for token, count in Counter(tokens).items():
+            rows.append(i)
+            cols.append(vocab.setdefault(token, len(vocab)))
+            counts.append(count)
+    if not vocab or not source or not derived:
+        return np.zeros((len(derived), len(source)))
+    from scipy.sparse import csr_matrix
+
+    cols_array = np.asarray(cols)
+    idf = np.log((1 + len(docs)) / (1 + np.bincount(cols_array, minlength=len(vocab)))) + 1.0
+    weights = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * idf[cols_array]
+    rows_array = np.asarray(rows)
+    norms = np.sqrt(np.bincount(rows_array, weights=weights ** 2, minlength=len(docs)))
+    weights /= norms[rows_array]
+    matrix = csr_matrix((weights, (rows_array, cols_array)), shape=(len(docs), len(vocab)))
+    return (matrix[len(source):] @ matrix[: len(source)].T).toarray()
+
+
+def _align(source: Side, derived: Side, config: DedupConfig) -> pd.DataFrame:
+    """:func:`align_sentences` on pre-analysed sides."""
+    src_ids, src_texts, src_tokens = source
+    der_ids, der_texts, der_tokens = derived
+    sim = _tfidf_cosine(src_tokens, der_tokens)
     order = np.argsort(-sim, axis=None, kind="stable")
     match_d: dict[int, tuple[int, float]] = {}
     used_s: set[int] = set()
@@ -178,26 +244,33 @@ def align_sentences(source: pd.DataFrame, derived: pd.DataFrame, *, config: Dedu
         match_d[d] = (s, value)
         used_s.add(s)
     rows = []
-    for d in range(len(der)):
+    for d in range(len(der_ids)):
         if d in match_d:
             s, value = match_d[d]
             status = "kept" if value >= config.kept else "reworded"
-            rows.append((status, int(src.at[s, "sent_id"]), int(der.at[d, "sent_id"]), round(value, 6), src.at[s, "text"], der.at[d, "text"]))
+            rows.append((status, src_ids[s], der_ids[d], round(value, 6), src_texts[s], der_texts[d]))
         else:
             best = float(sim[d].max()) if sim.shape[1] else 0.0
-            rows.append(("added", None, int(der.at[d, "sent_id"]), round(best, 6), None, der.at[d, "text"]))
-    for s in range(len(src)):
+            rows.append(("added", None, der_ids[d], round(best, 6), None, der_texts[d]))
+    for s in range(len(src_ids)):
         if s not in used_s:
             best = float(sim[:, s].max()) if sim.shape[0] else 0.0
-            rows.append(("dropped", int(src.at[s, "sent_id"]), None, round(best, 6), src.at[s, "text"], None))
-    out = pd.DataFrame(rows, columns=ALIGN_COLUMNS)
-    return out.astype({"source_sent_id": "Int64", "derived_sent_id": "Int64", "similarity": "float64"})
+            rows.append(("dropped", src_ids[s], None, round(best, 6), src_texts[s], None))
+    status, source_sent, derived_sent, similarity, source_text, derived_text = zip(*rows) if rows else ([],) * 6
+    return pd.DataFrame({
+        "status": list(status),
+        "source_sent_id": pd.array(list(source_sent), dtype="Int64"),
+        "derived_sent_id": pd.array(list(derived_sent), dtype="Int64"),
+        "similarity": np.asarray(similarity, dtype="float64"),
+        "source_text": list(source_text),
+        "derived_text": list(derived_text),
+    }, columns=ALIGN_COLUMNS)
 
 
-def _direction(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _direction(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
     """Return ``(source, derived)`` for two article rows (see the module docstring)."""
 
-    def credits(x: pd.Series, y: pd.Series) -> bool:
+    def credits(x: Mapping[str, Any], y: Mapping[str, Any]) -> bool:
         credit = x.get("source_credit")
         outlet = y.get("outlet")
         if not isinstance(credit, str) or not isinstance(outlet, str) or not outlet.strip():
@@ -216,6 +289,123 @@ def _direction(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
     return (a, b) if a["doc_id"] < b["doc_id"] else (b, a)
 
 
+EVALUATION_COLUMNS = ["pair_key", "source", "derived", "relation", "similarity_to_source", "coverage"]
+"""One row per candidate pair (see :func:`evaluate_pairs`); ``relation`` is "" for a rejected pair."""
+KNOWN_ALIGNMENT_COLUMNS = ["pair_key", *ALIGN_COLUMNS]
+
+
+def pair_content_keys(articles: pd.DataFrame, sentences: pd.DataFrame, *, config: DedupConfig = DedupConfig()) -> dict[str, str]:
+    """A key per article naming everything a pair evaluation reads of it.
+
+    That is the article's ``outlet``, ``published``, ``source_credit`` and ``text`` (the
+    direction of a pair), its sentences (the alignment) and ``config``. Two articles whose
+    keys are unchanged give the same evaluation, so it can be reused across runs.
+    """
+    from .engine import doc_keys
+
+    fields = articles.reindex(columns=["doc_id", "outlet", "published", "source_credit", "text"]).astype(object)
+    frames = {"articles": fields, "sentences": sentences[["doc_id", "sent_id", "text"]]}
+    return doc_keys(frames, articles["doc_id"].tolist(), repr(config))
+
+
+def _evaluate(a: Mapping[str, Any], b: Mapping[str, Any], sig: pd.DataFrame, side: Callable[[str], Side],
+              config: DedupConfig) -> tuple[tuple, pd.DataFrame | None]:
+    """Relation of one candidate pair: (source, derived, relation, similarity, coverage) and the alignment."""
+    src, der = _direction(a, b)
+    aligned = _align(side(src["doc_id"]), side(der["doc_id"]), config)
+    if sig.at[a["doc_id"], "text_hash"] == sig.at[b["doc_id"], "text_hash"]:
+        return (src["doc_id"], der["doc_id"], "duplicate", 1.0, 1.0), aligned
+    jac = float(np.mean(np.asarray(sig.at[a["doc_id"], "shingles"]) == np.asarray(sig.at[b["doc_id"], "shingles"])))
+    matched = aligned["status"].isin(["kept", "reworded"]).sum()
+    shorter = min((aligned["source_sent_id"].notna()).sum(), (aligned["derived_sent_id"].notna()).sum())
+    coverage = float(matched / shorter if shorter else 0.0)
+    if jac >= config.near_jaccard:
+        relation = "near-duplicate"
+    elif coverage >= config.min_coverage:
+        relation = "rewrite"
+    else:
+        return (src["doc_id"], der["doc_id"], "", 0.0, round(coverage, 4)), None
+    on_derived = aligned[aligned["derived_sent_id"].notna()]
+    sim = float(on_derived["similarity"].where(on_derived["status"] != "added", 0.0).mean()) if len(on_derived) else 0.0
+    return (src["doc_id"], der["doc_id"], relation, round(sim, 4), round(coverage, 4)), aligned
+
+
+def _sides(sentences: pd.DataFrame) -> Callable[[str], Side]:
+    """doc_id -> its :data:`Side`, analysed on first use and kept (an article is in many pairs)."""
+    by_doc = {k: g for k, g in sentences.groupby("doc_id", sort=False)}
+    empty = sentences.iloc[0:0]
+    analyze = _sentence_analyzer()
+    cache: dict[str, Side] = {}
+
+    def side(doc_id: str) -> Side:
+        if doc_id not in cache:
+            cache[doc_id] = _side(by_doc.get(doc_id, empty), analyze)
+        return cache[doc_id]
+
+    return side
+
+
+def evaluate_pairs(articles: pd.DataFrame, sentences: pd.DataFrame, *, config: DedupConfig = DedupConfig(),
+                   precomputed: pd.DataFrame | None = None, known: pd.DataFrame | None = None,
+                   known_alignments: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Decide every candidate pair of :func:`candidate_pairs`: duplicate, near-duplicate, rewrite or none.
+
+    Inputs as :func:`find_derivations`. ``known``/``known_alignments``: the two tables an
+    earlier call returned; pairs whose ``pair_key`` (both articles'
+    :func:`pair_content_keys`) is among them are taken from there, not re-aligned. This is
+    what keeps rewrite detection incremental: adding an article to a corpus aligns only the
+    pairs it takes part in.
+
+    Returns ``(evaluations, alignments)``: one row per candidate pair
+    (:data:`EVALUATION_COLUMNS`; ``relation`` "" when the pair is not related, sorted by
+    ``pair_key``), and the sentence alignment of every related pair (``pair_key`` plus
+    :func:`align_sentences` columns, derived article against its source).
+    """
+    sigs = precomputed if precomputed is not None else signatures(articles, config=config)
+    pairs = candidate_pairs(articles, config=config, precomputed=sigs)
+    keys = pair_content_keys(articles, sentences, config=config) if pairs else {}
+    pair_keys = [keys[a] + keys[b] for a, b in pairs]
+    done = {row[0]: row for row in known[EVALUATION_COLUMNS].itertuples(index=False)} if known is not None else {}
+    involved = {d for pair in pairs for d in pair}
+    fields = articles.loc[articles["doc_id"].isin(involved)].reindex(
+        columns=["doc_id", "outlet", "published", "source_credit", "text"]).astype(object)
+    rows_of = {row["doc_id"]: row for row in fields.where(fields.notna(), None).to_dict("records")}
+    sig = sigs.set_index("doc_id")
+    side = _sides(sentences[sentences["doc_id"].isin(involved)]) if pairs else None
+    evaluations, alignments = [], []
+    for (a_id, b_id), key in zip(pairs, pair_keys):
+        if key in done:
+            evaluations.append(tuple(done[key]))
+            continue
+        result, aligned = _evaluate(rows_of[a_id], rows_of[b_id], sig, side, config)
+        evaluations.append((key, *result))
+        if aligned is not None:
+            alignments.append(aligned.assign(pair_key=key))
+    evaluated = pd.DataFrame(evaluations, columns=EVALUATION_COLUMNS).sort_values("pair_key", kind="stable")
+    related = set(evaluated.loc[evaluated["relation"] != "", "pair_key"])
+    if known_alignments is not None and len(known_alignments):
+        alignments.insert(0, known_alignments[known_alignments["pair_key"].isin(related)])
+    aligned_all = pd.concat(alignments, ignore_index=True) if alignments else pd.DataFrame(columns=KNOWN_ALIGNMENT_COLUMNS)
+    aligned_all = aligned_all.reindex(columns=KNOWN_ALIGNMENT_COLUMNS).drop_duplicates(
+        subset=["pair_key", "status", "source_sent_id", "derived_sent_id"])
+    return evaluated.reset_index(drop=True), aligned_all.reset_index(drop=True)
+
+
+def derivations_from(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """The derivations table from :func:`evaluate_pairs`: each derived article's best source.
+
+    Returns one row per derived article (:data:`PAIR_COLUMNS`), the source with the highest
+    ``similarity_to_source`` (ties: the first by source doc_id), sorted by ``doc_id``.
+    """
+    related = evaluations[evaluations["relation"] != ""]
+    if related.empty:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    best = related.sort_values(["derived", "similarity_to_source", "source"], ascending=[True, False, True], kind="stable")
+    best = best.drop_duplicates("derived").rename(columns={"derived": "doc_id", "source": "derived_from"})
+    best = best.astype({"similarity_to_source": "float64", "coverage": "float64"})
+    return best[PAIR_COLUMNS].sort_values("doc_id").reset_index(drop=True)
+
+
 def find_derivations(articles: pd.DataFrame, sentences: pd.DataFrame, *, config: DedupConfig = DedupConfig(),
                      precomputed: pd.DataFrame | None = None) -> pd.DataFrame:
     """Detect duplicates and rewrites.
@@ -227,39 +417,11 @@ def find_derivations(articles: pd.DataFrame, sentences: pd.DataFrame, *, config:
     aligned-sentence similarity over the derived article's sentences, 1.0 for exact
     duplicates), ``coverage`` (share of the shorter article's sentences aligned). Each
     article has at most one source: its best-scoring one. ``precomputed``: the articles'
-    :func:`signatures` (computed here when not given).
+    :func:`signatures` (computed here when not given). :func:`evaluate_pairs` is the
+    incremental form.
     """
-    rows = articles.set_index("doc_id", drop=False)
-    sigs = precomputed if precomputed is not None else signatures(articles, config=config)
-    sig = sigs.set_index("doc_id")
-    by_doc = {k: g for k, g in sentences.groupby("doc_id", sort=False)}
-    empty = sentences.iloc[0:0]
-    found: dict[str, tuple] = {}
-    for a_id, b_id in candidate_pairs(articles, config=config, precomputed=sigs):
-        a, b = rows.loc[a_id], rows.loc[b_id]
-        src, der = _direction(a, b)
-        if sig.at[a_id, "text_hash"] == sig.at[b_id, "text_hash"]:
-            relation, sim, coverage = "duplicate", 1.0, 1.0
-        else:
-            jac = float(np.mean(np.asarray(sig.at[a_id, "shingles"]) == np.asarray(sig.at[b_id, "shingles"])))
-            aligned = align_sentences(by_doc.get(src["doc_id"], empty), by_doc.get(der["doc_id"], empty), config=config)
-            matched = aligned["status"].isin(["kept", "reworded"]).sum()
-            shorter = min((aligned["source_sent_id"].notna()).sum(), (aligned["derived_sent_id"].notna()).sum())
-            coverage = matched / shorter if shorter else 0.0
-            if jac >= config.near_jaccard:
-                relation = "near-duplicate"
-            elif coverage >= config.min_coverage:
-                relation = "rewrite"
-            else:
-                continue
-            on_derived = aligned[aligned["derived_sent_id"].notna()]
-            sim = float(on_derived["similarity"].where(on_derived["status"] != "added", 0.0).mean()) if len(on_derived) else 0.0
-        key = der["doc_id"]
-        candidate = (key, src["doc_id"], relation, round(sim, 4), round(float(coverage), 4))
-        if key not in found or candidate[3] > found[key][3]:
-            found[key] = candidate
-    out = pd.DataFrame(sorted(found.values()), columns=PAIR_COLUMNS)
-    return out
+    evaluations, _ = evaluate_pairs(articles, sentences, config=config, precomputed=precomputed)
+    return derivations_from(evaluations)
 
 
 def mark_derivations(articles: pd.DataFrame, derivations: pd.DataFrame) -> pd.DataFrame:
@@ -271,20 +433,31 @@ def mark_derivations(articles: pd.DataFrame, derivations: pd.DataFrame) -> pd.Da
     return out
 
 
-def rewrite_diff(sentences: pd.DataFrame, articles: pd.DataFrame, *, config: DedupConfig = DedupConfig()) -> pd.DataFrame:
+def rewrite_diff(sentences: pd.DataFrame, articles: pd.DataFrame, *, config: DedupConfig = DedupConfig(),
+                 alignments: pd.DataFrame | None = None) -> pd.DataFrame:
     """The sentence-level diff of every rewrite against its source.
 
     Returns :func:`align_sentences` rows for each article with ``derived_from``, with
     ``doc_id`` (the derived article) and ``source_doc_id`` columns in front.
+    ``alignments``: the second table of :func:`evaluate_pairs`; a pair found there (by
+    both articles' :func:`pair_content_keys`) is not aligned again.
     """
     parts = []
-    by_doc = {k: g for k, g in sentences.groupby("doc_id", sort=False)}
-    empty = sentences.iloc[0:0]
-    for row in articles[articles["derived_from"].notna()].sort_values("doc_id").itertuples():
-        aligned = align_sentences(by_doc.get(row.derived_from, empty), by_doc.get(row.doc_id, empty), config=config)
+    derived = articles[articles["derived_from"].notna()].sort_values("doc_id")
+    if derived.empty:
+        return pd.DataFrame(columns=["doc_id", "source_doc_id", *ALIGN_COLUMNS])
+    side = _sides(sentences[sentences["doc_id"].isin(set(derived["doc_id"]) | set(derived["derived_from"]))])
+    known = {k: g for k, g in alignments.groupby("pair_key", sort=False)} if alignments is not None and len(alignments) else {}
+    keys = pair_content_keys(articles, sentences, config=config) if known else {}
+    for row in derived.itertuples():
+        pair = (keys.get(row.derived_from, "") + keys.get(row.doc_id, ""), keys.get(row.doc_id, "") + keys.get(row.derived_from, ""))
+        found = next((known[k] for k in pair if k in known), None)
+        if found is not None:
+            aligned = found.drop(columns=["pair_key"]).reset_index(drop=True).astype(
+                {"source_sent_id": "Int64", "derived_sent_id": "Int64", "similarity": "float64"})
+        else:
+            aligned = _align(side(row.derived_from), side(row.doc_id), config)
         aligned.insert(0, "source_doc_id", row.derived_from)
         aligned.insert(0, "doc_id", row.doc_id)
         parts.append(aligned)
-    if not parts:
-        return pd.DataFrame(columns=["doc_id", "source_doc_id", *ALIGN_COLUMNS])
     return pd.concat(parts, ignore_index=True)

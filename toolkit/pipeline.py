@@ -34,11 +34,11 @@ from .corpus import (
     read_manifest,
     relative_source_paths,
 )
-from .dedup import find_derivations, mark_derivations, rewrite_diff, signatures
+from .dedup import derivations_from, evaluate_pairs, mark_derivations, rewrite_diff, signatures
 from .engine import Engine, map_documents
 from .report import outlet_summary, removal_reasons, removed_by_reason
 from .segment import split_sentences
-from .store import StageStore, files_fingerprint, fingerprint
+from .store import StageStore, files_fingerprint, fingerprint, read_table, write_table
 
 #: Analysis stages in the order they run: (name, module). Later stages may read the
 #: tables of earlier ones (sentiment and framing read ``mentions``).
@@ -57,6 +57,9 @@ CHART_MODULES: tuple[tuple[str, str], ...] = (
     ("framing", "toolkit.charts.framing"),
     ("topics", "toolkit.charts.topics"),
 )
+
+#: Tables of the rewrite search kept in the corpus cache between runs (see :func:`toolkit.dedup.evaluate_pairs`).
+PAIR_CACHE = ("pairs", "alignments")
 
 ARTICLE_COLUMNS = [
     "doc_id", "outlet", "title", "dek", "byline", "published", "url", "source_credit",
@@ -161,13 +164,17 @@ def corpus_tables(
 
     Cleaning and segmentation run per document through ``engine`` (cached per document
     in ``cache_dir`` when given); manifest overrides, rewrite detection and the
-    descriptive tables run over the whole corpus. Returns ``documents``, ``rejects``,
+    descriptive tables run over the whole corpus. Rewrite detection keeps its pair
+    decisions and alignments in ``cache_dir`` too, so a later run aligns only pairs whose
+    articles changed. Returns ``documents``, ``rejects``,
     ``articles``, ``removed``, ``paragraphs``, ``sentences``, ``derivations``,
     ``rewrite_diff``, ``outlet_summary``, ``removed_by_reason`` and ``removal_reasons``.
     """
+    # where a document was read from does not change its tables: leaving the path out of the
+    # per-document key lets a moved or re-exported file reuse the cache
     per_doc = map_documents(
         document_tables,
-        {"documents": documents.assign(furniture=page_furniture(documents))},
+        {"documents": documents.drop(columns=["source_path"]).assign(furniture=page_furniture(documents))},
         outputs=["articles", "removed", "paragraphs", "sentences", "signatures"],
         doc_ids=documents["doc_id"].tolist(),
         salt=fingerprint("corpus", salt),
@@ -178,7 +185,14 @@ def corpus_tables(
     if manifest is not None and not manifest.empty:
         articles = apply_manifest(articles, documents, manifest)
     articles = fill_unknown_outlets(articles)
-    derivations = find_derivations(articles, sentences, precomputed=per_doc["signatures"])
+    known = {name: read_table(cache_dir / f"{name}.parquet") if cache_dir and (cache_dir / f"{name}.parquet").is_file()
+             else None for name in PAIR_CACHE}
+    evaluations, alignments = evaluate_pairs(articles, sentences, precomputed=per_doc["signatures"],
+                                             known=known["pairs"], known_alignments=known["alignments"])
+    if cache_dir is not None:
+        write_table(evaluations, cache_dir / "pairs.parquet")
+        write_table(alignments, cache_dir / "alignments.parquet")
+    derivations = derivations_from(evaluations)
     articles = mark_derivations(articles, derivations).reindex(columns=ARTICLE_COLUMNS)
     return {
         "outlet_summary": outlet_summary(articles, sentences),
@@ -191,7 +205,7 @@ def corpus_tables(
         "paragraphs": paragraphs,
         "sentences": sentences,
         "derivations": derivations,
-        "rewrite_diff": rewrite_diff(sentences, articles),
+        "rewrite_diff": rewrite_diff(sentences, articles, alignments=alignments),
     }
 
 
