@@ -2,7 +2,16 @@
 
 import pandas as pd
 
-from toolkit.dedup import align_sentences, candidate_pairs, find_derivations, mark_derivations, rewrite_diff
+from toolkit.dedup import (
+    PairCache,
+    align_sentences,
+    candidate_pairs,
+    derivations_from,
+    evaluate_pairs,
+    find_derivations,
+    mark_derivations,
+    rewrite_diff,
+)
 
 
 def sentences_of(doc_id, texts):
@@ -70,3 +79,26 @@ def test_exact_duplicate_points_to_the_earlier_article():
 def test_candidate_pairs_skip_unrelated_texts():
     articles = pd.DataFrame({"doc_id": ["x", "y"], "text": ["Cats purr softly at night.", "Quarterly earnings beat forecasts."]})
     assert candidate_pairs(articles) == []
+
+
+def test_adding_an_article_reuses_known_pairs_and_equals_a_fresh_search():
+    other = ["Oil prices rose sharply on Monday.", "Traders cited supply worries in Asia.", "Stocks fell in Tokyo."]
+    copy = REWRITE[:3]
+    articles = articles_table([
+        ["a", "Daily Source", None, " ".join(SOURCE), None],
+        ["b", "Rewriter", "2025-09-10", " ".join(REWRITE), "Source: Daily Source"],
+        ["c", "Markets", None, " ".join(other), None],
+        ["d", "Aggregator", "2025-09-11", " ".join(copy), None],
+    ])
+    sents = pd.concat([sentences_of("a", SOURCE), sentences_of("b", REWRITE), sentences_of("c", other),
+                       sentences_of("d", copy)])
+    before = evaluate_pairs(articles.iloc[:3], sents[sents["doc_id"] != "d"])
+    after = evaluate_pairs(articles, sents, known=before)
+    fresh = evaluate_pairs(articles, sents)
+    for name in PairCache.TABLES:
+        pd.testing.assert_frame_equal(getattr(after, name), getattr(fresh, name))
+    assert set(before.evaluations["pair_key"]) < set(after.evaluations["pair_key"])
+    assert candidate_pairs(articles, only=["d"]) == [p for p in candidate_pairs(articles) if "d" in p]
+    assert derivations_from(after.evaluations)["doc_id"].tolist() == ["b", "d"]
+    marked = mark_derivations(articles, derivations_from(after.evaluations))
+    pd.testing.assert_frame_equal(rewrite_diff(sents, marked, alignments=after.alignments), rewrite_diff(sents, marked))

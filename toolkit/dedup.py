@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -106,7 +106,7 @@ def signatures(articles: pd.DataFrame, *, config: DedupConfig = DedupConfig()) -
 
 
 def candidate_pairs(articles: pd.DataFrame, *, config: DedupConfig = DedupConfig(),
-                    precomputed: pd.DataFrame | None = None) -> list[tuple[str, str]]:
+                    precomputed: pd.DataFrame | None = None, only: Iterable[str] | None = None) -> list[tuple[str, str]]:
     """Pairs of ``doc_id`` whose content-word sets have a Jaccard of at least ``config.candidate_jaccard``.
 
     Input columns: ``doc_id``, ``text``; ``precomputed``: their :func:`signatures` (computed
@@ -119,8 +119,9 @@ def candidate_pairs(articles: pd.DataFrame, *, config: DedupConfig = DedupConfig
 
     The banding is done here over the whole signature matrix with numpy rather than with
     ``MinHashLSH.insert``/``query``, whose per-article Python calls took 5 s per 2,000
-    articles; the result is the same set of pairs. Returns sorted ``(a, b)`` pairs with
-    ``a < b``. Memory and time grow with the number of articles and of proposals, never
+    articles; the result is the same set of pairs. ``only``: doc_ids; when given, only
+    pairs with at least one of them are returned (the new articles of a growing corpus).
+    Returns sorted ``(a, b)`` pairs with ``a < b``. Memory and time grow with the number of articles and of proposals, never
     with the number of all pairs.
     """
     from datasketch import MinHashLSH
@@ -131,29 +132,53 @@ def candidate_pairs(articles: pd.DataFrame, *, config: DedupConfig = DedupConfig
     if len(ids) < 2:
         return []
     matrix = np.stack([np.asarray(lookup[d], dtype=np.uint64) for d in ids])
+    focus = None if only is None else np.isin(np.asarray(ids, dtype=object), list(only))
     lsh = MinHashLSH(threshold=config.candidate_jaccard, num_perm=config.num_perm)
-    proposals = []
-    for band in range(lsh.b):
-        rows = np.ascontiguousarray(matrix[:, band * lsh.r:(band + 1) * lsh.r])
-        _, bucket = np.unique(rows.view(np.dtype((np.void, rows.itemsize * lsh.r))).ravel(), return_inverse=True)
-        members = pd.DataFrame({"bucket": bucket.ravel(), "row": np.arange(len(ids))})
-        members = members[members.duplicated("bucket", keep=False)]
-        if members.empty:
-            continue
-        both = members.merge(members, on="bucket", suffixes=("_a", "_b"))
-        both = both[both["row_a"] < both["row_b"]]
-        proposals.append(both["row_a"].to_numpy() * len(ids) + both["row_b"].to_numpy())
-    if not proposals:
-        return []
-    codes = np.unique(np.concatenate(proposals))
+    bands = [np.ascontiguousarray(matrix[:, b * lsh.r:(b + 1) * lsh.r]) for b in range(lsh.b)]
+    codes = np.unique(np.concatenate([
+        _band_proposals(np.unique(rows.view(np.dtype((np.void, rows.itemsize * lsh.r))).ravel(),
+                                  return_inverse=True)[1].ravel(), focus)
+        for rows in bands
+    ]))
     first, second = codes // len(ids), codes % len(ids)
     values = matrix.astype(np.uint32)  # MinHash values are below 2**32 (datasketch's max_hash)
     need = int(np.ceil(config.candidate_jaccard * config.num_perm - 1e-9))
     keep = np.zeros(len(codes), dtype=bool)
-    for lo in range(0, len(codes), 20_000):  # bounded memory: 20,000 x num_perm comparisons at a time
-        part = slice(lo, lo + 20_000)
+    for lo in range(0, len(codes), 50_000):  # bounded memory: 50,000 x num_perm comparisons at a time
+        part = slice(lo, lo + 50_000)
         keep[part] = (values[first[part]] == values[second[part]]).sum(axis=1) >= need
     return sorted(tuple(sorted((ids[a], ids[b]))) for a, b in zip(first[keep], second[keep]))
+
+
+def _band_proposals(bucket: np.ndarray, focus: np.ndarray | None) -> np.ndarray:
+    """Row pairs sharing a bucket in one band, as codes ``low * n + high``.
+
+    ``focus``: a boolean per row; when given, only pairs with at least one focused row.
+    Pairs are generated with numpy from the rows sorted by bucket (no per-row Python).
+    """
+    n = len(bucket)
+    order = np.argsort(bucket, kind="stable")
+    sorted_buckets = bucket[order]
+    starts = np.flatnonzero(np.r_[True, sorted_buckets[1:] != sorted_buckets[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    if focus is not None:
+        focused = np.add.reduceat(focus[order].astype(np.int64), starts) > 0
+        starts, sizes = starts[focused], sizes[focused]
+    starts, sizes = starts[sizes > 1], sizes[sizes > 1]
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64)
+    # every (i, j) with i < j inside each group, for all groups of one size at a time
+    firsts, seconds = [], []
+    for size in np.unique(sizes):
+        members = order[starts[sizes == size][:, None] + np.arange(size)]  # groups x size rows
+        i, j = np.triu_indices(size, 1)
+        firsts.append(members[:, i].ravel())
+        seconds.append(members[:, j].ravel())
+    a, b = np.concatenate(firsts), np.concatenate(seconds)
+    if focus is not None:
+        wanted = focus[a] | focus[b]
+        a, b = a[wanted], b[wanted]
+    return np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
 
 
 def align_sentences(source: pd.DataFrame, derived: pd.DataFrame, *, config: DedupConfig = DedupConfig()) -> pd.DataFrame:
@@ -345,35 +370,60 @@ def _sides(sentences: pd.DataFrame) -> Callable[[str], Side]:
     return side
 
 
+@dataclass(frozen=True)
+class PairCache:
+    """What rewrite detection keeps between runs (see :func:`evaluate_pairs`).
+
+    ``evaluations``: one row per candidate pair (:data:`EVALUATION_COLUMNS`; ``relation`` ""
+    for an unrelated pair), sorted by ``pair_key``; ``alignments``: the sentence alignment of
+    every related pair (``pair_key`` plus :func:`align_sentences` columns, derived article
+    against its source); ``documents``: column ``key``, the :func:`pair_content_keys` of
+    every article the candidate search covered.
+    """
+
+    evaluations: pd.DataFrame
+    alignments: pd.DataFrame
+    documents: pd.DataFrame
+
+    TABLES = ("evaluations", "alignments", "documents")
+
+
 def evaluate_pairs(articles: pd.DataFrame, sentences: pd.DataFrame, *, config: DedupConfig = DedupConfig(),
-                   precomputed: pd.DataFrame | None = None, known: pd.DataFrame | None = None,
-                   known_alignments: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   precomputed: pd.DataFrame | None = None, known: PairCache | None = None) -> PairCache:
     """Decide every candidate pair of :func:`candidate_pairs`: duplicate, near-duplicate, rewrite or none.
 
-    Inputs as :func:`find_derivations`. ``known``/``known_alignments``: the two tables an
-    earlier call returned; pairs whose ``pair_key`` (both articles'
-    :func:`pair_content_keys`) is among them are taken from there, not re-aligned. This is
-    what keeps rewrite detection incremental: adding an article to a corpus aligns only the
-    pairs it takes part in.
-
-    Returns ``(evaluations, alignments)``: one row per candidate pair
-    (:data:`EVALUATION_COLUMNS`; ``relation`` "" when the pair is not related, sorted by
-    ``pair_key``), and the sentence alignment of every related pair (``pair_key`` plus
-    :func:`align_sentences` columns, derived article against its source).
+    Inputs as :func:`find_derivations`. ``known``: what an earlier call returned. Whether two
+    articles are candidates, and how their pair is decided, depends on those two articles
+    only (their :func:`pair_content_keys`), so with ``known`` the candidate search runs only
+    for articles whose key is new, pairs of unchanged articles are taken from
+    ``known.evaluations``, and only new pairs are aligned. The result equals a call without
+    ``known``; adding one article to ten thousand costs one article's LSH lookups and its
+    pairs' alignments.
     """
     sigs = precomputed if precomputed is not None else signatures(articles, config=config)
-    pairs = candidate_pairs(articles, config=config, precomputed=sigs)
-    keys = pair_content_keys(articles, sentences, config=config) if pairs else {}
-    pair_keys = [keys[a] + keys[b] for a, b in pairs]
-    done = {row[0]: row for row in known[EVALUATION_COLUMNS].itertuples(index=False)} if known is not None else {}
+    keys = pair_content_keys(articles, sentences, config=config)
+    current = {key: doc_id for doc_id, key in keys.items()}
+    if known is not None:
+        seen = set(known.documents["key"])
+        fresh = [doc_id for doc_id, key in keys.items() if key not in seen]
+        old = known.evaluations
+        width = len(next(iter(keys.values()), ""))
+        reused = old[old["pair_key"].str[:width].isin(current) & old["pair_key"].str[width:].isin(current)]
+        pairs = sorted({tuple(sorted((current[k[:width]], current[k[width:]]))) for k in reused["pair_key"]}
+                       | set(candidate_pairs(articles, config=config, precomputed=sigs, only=fresh) if fresh else []))
+        done = {row[0]: row for row in reused[EVALUATION_COLUMNS].itertuples(index=False)}
+    else:
+        pairs = candidate_pairs(articles, config=config, precomputed=sigs)
+        done = {}
     involved = {d for pair in pairs for d in pair}
     fields = articles.loc[articles["doc_id"].isin(involved)].reindex(
         columns=["doc_id", "outlet", "published", "source_credit", "text"]).astype(object)
     rows_of = {row["doc_id"]: row for row in fields.where(fields.notna(), None).to_dict("records")}
     sig = sigs.set_index("doc_id")
-    side = _sides(sentences[sentences["doc_id"].isin(involved)]) if pairs else None
+    side = _sides(sentences[sentences["doc_id"].isin(involved)])
     evaluations, alignments = [], []
-    for (a_id, b_id), key in zip(pairs, pair_keys):
+    for a_id, b_id in pairs:
+        key = keys[a_id] + keys[b_id]
         if key in done:
             evaluations.append(tuple(done[key]))
             continue
@@ -383,12 +433,12 @@ def evaluate_pairs(articles: pd.DataFrame, sentences: pd.DataFrame, *, config: D
             alignments.append(aligned.assign(pair_key=key))
     evaluated = pd.DataFrame(evaluations, columns=EVALUATION_COLUMNS).sort_values("pair_key", kind="stable")
     related = set(evaluated.loc[evaluated["relation"] != "", "pair_key"])
-    if known_alignments is not None and len(known_alignments):
-        alignments.insert(0, known_alignments[known_alignments["pair_key"].isin(related)])
+    if known is not None and len(known.alignments):
+        alignments.insert(0, known.alignments[known.alignments["pair_key"].isin(related)])
     aligned_all = pd.concat(alignments, ignore_index=True) if alignments else pd.DataFrame(columns=KNOWN_ALIGNMENT_COLUMNS)
-    aligned_all = aligned_all.reindex(columns=KNOWN_ALIGNMENT_COLUMNS).drop_duplicates(
-        subset=["pair_key", "status", "source_sent_id", "derived_sent_id"])
-    return evaluated.reset_index(drop=True), aligned_all.reset_index(drop=True)
+    aligned_all = aligned_all.reindex(columns=KNOWN_ALIGNMENT_COLUMNS).sort_values("pair_key", kind="stable")
+    return PairCache(evaluated.reset_index(drop=True), aligned_all.reset_index(drop=True),
+                     pd.DataFrame({"key": sorted(keys.values())}))
 
 
 def derivations_from(evaluations: pd.DataFrame) -> pd.DataFrame:
@@ -420,8 +470,7 @@ def find_derivations(articles: pd.DataFrame, sentences: pd.DataFrame, *, config:
     :func:`signatures` (computed here when not given). :func:`evaluate_pairs` is the
     incremental form.
     """
-    evaluations, _ = evaluate_pairs(articles, sentences, config=config, precomputed=precomputed)
-    return derivations_from(evaluations)
+    return derivations_from(evaluate_pairs(articles, sentences, config=config, precomputed=precomputed).evaluations)
 
 
 def mark_derivations(articles: pd.DataFrame, derivations: pd.DataFrame) -> pd.DataFrame:

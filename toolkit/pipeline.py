@@ -34,7 +34,7 @@ from .corpus import (
     read_manifest,
     relative_source_paths,
 )
-from .dedup import derivations_from, evaluate_pairs, mark_derivations, rewrite_diff, signatures
+from .dedup import PairCache, derivations_from, evaluate_pairs, mark_derivations, rewrite_diff, signatures
 from .engine import Engine, map_documents
 from .report import outlet_summary, removal_reasons, removed_by_reason
 from .segment import split_sentences
@@ -57,9 +57,6 @@ CHART_MODULES: tuple[tuple[str, str], ...] = (
     ("framing", "toolkit.charts.framing"),
     ("topics", "toolkit.charts.topics"),
 )
-
-#: Tables of the rewrite search kept in the corpus cache between runs (see :func:`toolkit.dedup.evaluate_pairs`).
-PAIR_CACHE = ("pairs", "alignments")
 
 ARTICLE_COLUMNS = [
     "doc_id", "outlet", "title", "dek", "byline", "published", "url", "source_credit",
@@ -185,14 +182,13 @@ def corpus_tables(
     if manifest is not None and not manifest.empty:
         articles = apply_manifest(articles, documents, manifest)
     articles = fill_unknown_outlets(articles)
-    known = {name: read_table(cache_dir / f"{name}.parquet") if cache_dir and (cache_dir / f"{name}.parquet").is_file()
-             else None for name in PAIR_CACHE}
-    evaluations, alignments = evaluate_pairs(articles, sentences, precomputed=per_doc["signatures"],
-                                             known=known["pairs"], known_alignments=known["alignments"])
-    if cache_dir is not None:
-        write_table(evaluations, cache_dir / "pairs.parquet")
-        write_table(alignments, cache_dir / "alignments.parquet")
-    derivations = derivations_from(evaluations)
+    pair_paths = {name: cache_dir / f"pairs-{name}.parquet" for name in PairCache.TABLES} if cache_dir else {}
+    known = PairCache(**{name: read_table(path) for name, path in pair_paths.items()}) \
+        if pair_paths and all(path.is_file() for path in pair_paths.values()) else None
+    pairs = evaluate_pairs(articles, sentences, precomputed=per_doc["signatures"], known=known)
+    for name, path in pair_paths.items():
+        write_table(getattr(pairs, name), path)
+    derivations = derivations_from(pairs.evaluations)
     articles = mark_derivations(articles, derivations).reindex(columns=ARTICLE_COLUMNS)
     return {
         "outlet_summary": outlet_summary(articles, sentences),
@@ -205,7 +201,7 @@ def corpus_tables(
         "paragraphs": paragraphs,
         "sentences": sentences,
         "derivations": derivations,
-        "rewrite_diff": rewrite_diff(sentences, articles, alignments=alignments),
+        "rewrite_diff": rewrite_diff(sentences, articles, alignments=pairs.alignments),
     }
 
 
