@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -85,6 +86,19 @@ def test_outlet_names_are_not_topic_terms():
     terms = " ".join(out["topic_info"]["top_terms"]).split(", ")
     for word in ("daily", "planet", "globe", "wire", "harbor", "times"):
         assert word not in " ".join(terms).split()
+
+
+def test_term_tokens_are_words_of_two_or_more_letters():
+    assert re.findall(topics.TERM_PATTERN, "Covid-19 hit G7 in 2024, a 000 x_y élan") == ["Covid", "hit", "in", "élan"]
+
+
+def test_numbers_are_never_topic_terms_or_labels():
+    tables = corpus()
+    tables["paragraphs"] = tables["paragraphs"].assign(
+        text=lambda p: p["text"] + " Figures for 2024: 19 of 000, Covid-19.")
+    out = run_tfidf(tables)
+    info = out["topic_info"]
+    assert not any(ch.isdigit() for text in info["top_terms"] + info["topic_label"] for ch in text)
 
 
 def test_same_input_same_tables():
