@@ -50,7 +50,20 @@ def test_changed_and_removed_documents_are_recomputed_or_forgotten(tmp_path):
     edited.loc[edited["doc_id"] == "d001", "text"] = "changed text here now"
     out = run(edited, cache_dir=tmp_path, tag="second")
     assert out["words"].groupby("doc_id")["tag"].first().to_dict() == {"d000": "first", "d001": "second", "d002": "first"}
-    assert set(pd.read_parquet(tmp_path / "words.parquet")["doc_id"]) == {"d000", "d001", "d002"}
+    run(sentences[sentences["doc_id"] == "d000"], cache_dir=tmp_path, tag="third")  # 1 live of 5 stored: merged
+    assert [p.name for p in tmp_path.iterdir()] == [next(tmp_path.glob("part-*")).name]
+    assert set(pd.read_parquet(next(tmp_path.glob("part-*")) / "words.parquet")["doc_id"]) == {"d000"}
+
+
+def test_a_warm_run_writes_only_the_new_documents(tmp_path):
+    sentences = corpus(10)
+    run(sentences, cache_dir=tmp_path)
+    grown = pd.concat([sentences, pd.DataFrame([("new", 0, "a b c d e")], columns=sentences.columns)], ignore_index=True)
+    run(grown, cache_dir=tmp_path, tag="second")
+    written = {p.name: set(pd.read_parquet(p / "_documents.parquet")["doc_id"]) for p in tmp_path.glob("part-*")}
+    assert sorted(map(len, written.values())) == [1, 10] and {"new"} in written.values()
+    again = run(grown, cache_dir=tmp_path, tag="third")
+    assert len(list(tmp_path.glob("part-*"))) == 2 and set(again["words"]["tag"]) == {"first", "second"}
 
 
 def test_documents_without_output_rows_are_still_cached(tmp_path):

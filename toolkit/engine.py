@@ -9,7 +9,8 @@ be cached per document and run in any partitioning — that is the whole contrac
 
 1. hashes each document's input rows (plus a stage key naming the code, options and data
    files), so a document is recomputed only when its inputs changed;
-2. takes unchanged documents' outputs from a per-stage Parquet cache;
+2. takes unchanged documents' outputs from a per-stage Parquet cache, kept as parts (one per
+   run that computed something), so a run writes only the documents it computed;
 3. runs the function on the remaining documents in partitions of ``chunk_docs`` documents,
    serially, in a local process pool, or as a ``dask.bag`` on a ``distributed`` cluster
    (the *same* function, so the engines cannot drift);
@@ -139,46 +140,96 @@ def map_documents(
     ``func(frames_subset, **options)`` must return a dict with every name in ``outputs``,
     each a table with a ``doc_id`` column. ``doc_ids`` fixes the output order. ``salt``
     names everything besides the input rows that the output depends on (stage, code,
-    options, data files). With ``cache_dir``, outputs are kept in
-    ``cache_dir/<output>.parquet`` keyed by document (and the keys of every processed
-    document, including those with no output rows, in ``_documents.parquet``); entries of
-    documents no longer in the corpus are dropped, so the cache does not grow without bound.
+    options, data files). With ``cache_dir``, outputs are kept as *parts*
+    (:func:`read_parts`, :func:`write_part`): each run writes one part with the documents it
+    computed, so adding one article to ten thousand writes that article's rows only; parts
+    are merged into one when there are more than :data:`MAX_PARTS` or when more than half of
+    the stored documents are no longer in the corpus, so the cache does not grow without bound.
     """
     options = dict(options or {})
     keys = doc_keys(frames, doc_ids, salt)
     cache = Path(cache_dir) if cache_dir is not None else None
-    cached: dict[str, pd.DataFrame] = {}
-    done: set[str] = set()
-    if cache is not None:
-        paths = {name: cache / f"{name}.parquet" for name in (*outputs, DOCS_TABLE)}
-        if all(p.is_file() for p in paths.values()):
-            cached = {name: read_table(p) for name, p in paths.items()}
-            done = set(cached.pop(DOCS_TABLE)[DOC_KEY])
+    parts = read_parts(cache, outputs) if cache is not None else []
+    done = {key for part in parts for key in part[DOCS_TABLE][DOC_KEY]}
     hit_keys = {k for k in keys.values() if k in done}
     todo = [d for d in doc_ids if keys[d] not in hit_keys]
     size = engine.chunk_size(len(todo))
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
     if chunks:
         fresh = _run_chunks(func, frames, chunks, options, engine)
-    elif not cached:
+    elif not parts:
         fresh = [func(_subset(frames, []), **options)]  # no documents: the function gives the empty tables
     else:
         fresh = []
+    fresh_tables = {
+        name: pd.concat([part[name].assign(**{DOC_KEY: part[name]["doc_id"].map(keys)}) for part in fresh],
+                        ignore_index=True) if fresh else None
+        for name in outputs
+    }
     order = {d: i for i, d in enumerate(doc_ids)}
     result = {}
     for name in outputs:
-        pieces = []
-        old = cached.get(name)
-        if old is not None:
-            pieces.append(old[old[DOC_KEY].isin(hit_keys)])
-        for part in fresh:
-            pieces.append(part[name].assign(**{DOC_KEY: part[name]["doc_id"].map(keys)}))
+        remaining = set(hit_keys)
+        pieces = [_live(part[name], part[DOCS_TABLE], remaining) for part in parts]
+        if fresh_tables[name] is not None:
+            pieces.append(fresh_tables[name])
         table = pd.concat(pieces, ignore_index=True)
         table = table.assign(_order=table["doc_id"].map(order), _row=np.arange(len(table)))
         table = table.sort_values(["_order", "_row"], kind="stable").drop(columns=["_order", "_row"])
-        if cache is not None:
-            write_table(table, cache / f"{name}.parquet")
-        result[name] = table.drop(columns=[DOC_KEY]).reset_index(drop=True)
+        result[name] = table
     if cache is not None:
-        write_table(pd.DataFrame({"doc_id": doc_ids, DOC_KEY: [keys[d] for d in doc_ids]}), cache / f"{DOCS_TABLE}.parquet")
-    return result
+        stored = sum(len(part[DOCS_TABLE]) for part in parts)
+        if len(parts) + 1 > MAX_PARTS or stored > 2 * len(hit_keys):
+            write_part(cache, {**result, DOCS_TABLE: _keys_table(doc_ids, keys)}, replace=True)
+        elif todo:
+            write_part(cache, {**fresh_tables, DOCS_TABLE: _keys_table(todo, keys)})
+    return {name: table.drop(columns=[DOC_KEY]).reset_index(drop=True) for name, table in result.items()}
+
+
+MAX_PARTS = 16
+"""Most cache parts a stage keeps before they are merged into one."""
+
+
+def _keys_table(doc_ids: list[str], keys: Mapping[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({"doc_id": doc_ids, DOC_KEY: [keys[d] for d in doc_ids]})
+
+
+def _live(table: pd.DataFrame, documents: pd.DataFrame, remaining: set[str]) -> pd.DataFrame:
+    """Rows of a cached part whose document key is in ``remaining``, which loses those keys
+    (a key stored in two parts, a document removed and added again, is taken once)."""
+    wanted = set(documents[DOC_KEY]) & remaining
+    remaining -= wanted
+    return table[table[DOC_KEY].isin(wanted)]
+
+
+def read_parts(cache: Path, outputs: list[str]) -> list[dict[str, pd.DataFrame]]:
+    """Every complete part under ``cache`` (``part-*/`` folders holding each output and
+    ``_documents.parquet``), oldest first; incomplete or unreadable parts are ignored."""
+    parts = []
+    for folder in sorted(cache.glob("part-*"), key=lambda p: (p.stat().st_mtime_ns, p.name)):
+        paths = {name: folder / f"{name}.parquet" for name in (*outputs, DOCS_TABLE)}
+        if all(path.is_file() for path in paths.values()):
+            try:
+                parts.append({name: read_table(path) for name, path in paths.items()})
+            except (OSError, ValueError):
+                continue
+    return parts
+
+
+def write_part(cache: Path, tables: Mapping[str, pd.DataFrame], *, replace: bool = False) -> None:
+    """Write one part (atomically: a temporary folder renamed into place); ``replace`` removes
+    every other part afterwards (the merge)."""
+    import shutil
+
+    name = "part-" + fingerprint(*tables[DOCS_TABLE][DOC_KEY].tolist())
+    final = cache / name
+    tmp = cache / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for table_name, table in tables.items():
+        write_table(table, tmp / f"{table_name}.parquet")
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    if replace:
+        for other in cache.glob("part-*"):
+            if other != final:
+                shutil.rmtree(other, ignore_errors=True)
