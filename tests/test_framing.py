@@ -324,3 +324,85 @@ def test_bundled_corpus_naming_and_speakers():
     speakers = " | ".join(out["attribution"]["speaker"])
     for name in ("Putin", "Pistorius", "Lavrov", "Zelensky"):
         assert name in speakers, name
+
+
+# ----------------------------------------------------------------------------- scale: per-document outputs
+
+def test_run_from_per_document_outputs_equals_run_on_the_whole_corpus():
+    sents = sentences_of({
+        "a": ["Officials said the “special operation” would go on in Kiev.", "Zelensky warned of a cold war.",
+              "“We will not stop.”", "The so-called coalition of the willing met."],
+        "b": ["Kyiv said the special operation failed.", "Zelenskyy said NATO and Nato differ.",
+              "According to Reuters, the war goes on."],
+        "c": ["The coalition of the willing met in Kyiv.", "He added that the special operation failed."],
+    })
+    tables = {"sentences": sents, "articles": articles_of({"a": "A", "b": "B", "c": "C"})}
+    parts = [fr.document_step({"sentences": sents[sents.doc_id == d]}, data_dir=DATA, use_embeddings=False)
+             for d in ("a", "b", "c")]
+    precomputed = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in fr.DOCUMENT_OUTPUTS}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = fr.run(tables, data_dir=DATA, use_embeddings=False)
+        cached = fr.run(tables, data_dir=DATA, use_embeddings=False, precomputed=precomputed)
+    assert not whole["naming"].query("count > 0").empty and not whole["naming_candidates"].empty
+    for name in fr.TABLE_COLUMNS:
+        pd.testing.assert_frame_equal(whole[name].reset_index(drop=True), cached[name].reset_index(drop=True),
+                                      check_dtype=False, obj=name)
+
+
+def test_find_variants_runs_regexes_and_trigger_words_alike(tmp_path):
+    path = write(tmp_path, "naming.yml", """
+        concepts:
+          - concept: force
+            exclude: ['\\bno force\\b']
+            variants:
+              - variant: full-scale
+                forms: [full-scale force]
+              - variant: so-called
+                regex: ['so-called\\s+force']
+              - variant: force
+                forms: [force]
+        """)
+    concepts = fr.load_naming(path)
+    assert [v.triggers for v in concepts[0].variants] == [("full",), (None,), ("force",)]
+    sents = sentences_of({"d": ["A Full-Scale Force and a so-called force.", "There was no force.", "Forceful."]})
+    hits = fr.find_variants(sents, concepts)
+    assert hits[["variant", "sent_id", "start", "end"]].values.tolist() == [
+        ["full-scale", 0, 2, 18], ["so-called", 0, 25, 40]]
+
+
+def test_scare_quotes_find_plain_uses_of_terms_with_punctuation():
+    sents = sentences_of({"a": ["The “AT&T-style deal” was signed."],
+                          "b": ["An AT&T-style deal, again.", "No AT&T-style dealer here.", "AT&T style deal."]})
+    cands = fr.naming_candidates(sents, articles_of({"a": "A", "b": "B"}))
+    quotes = cands[cands.kind == "scare_quote"]
+    assert quotes[["variant", "outlet", "sent_keys"]].values.tolist() == [
+        ["AT&T-style deal", "B", "b:0"], ["“AT&T-style deal”", "A", "a:0"]]
+
+
+def test_vectorised_ngrams_equal_the_analyzer():
+    from collections import Counter
+
+    from toolkit.framing.distinctive import ngram_analyzer, ngram_occurrences, sentence_tokens
+
+    texts = ["The coalition of the willing met Putin's envoys.", "", "Putin’s envoys met the coalition.", "Of the"]
+    stop = frozenset({"the", "of"})
+    tokens = sentence_tokens(pd.DataFrame({"doc_id": "d", "sent_id": range(4), "text": texts}))["tokens"].tolist()
+    rows, keys, spell = ngram_occurrences(tokens, stop)
+    names = spell(np.arange(keys.max() + 1))
+    got = Counter((int(r), names[k]) for r, k in zip(rows, keys))
+    assert got == Counter((i, g) for i, t in enumerate(texts) for g in ngram_analyzer(stop)(t))
+
+
+def test_pronoun_speakers_take_the_nearest_person_before():
+    from toolkit.framing.attribution import DocMentions, _link, _nearest_person
+
+    mentions = DocMentions(pd.DataFrame({"actor": ["Kyiv", "Putin", "Lavrov"], "actor_type": ["place", "person", "person"],
+                                         "start": [0, 10, 30], "end": [4, 15, 36]}))
+    assert _nearest_person(mentions, before=40, after=0) == ("Lavrov", "person")
+    assert _nearest_person(mentions, before=20, after=0) == ("Putin", "person")
+    assert _nearest_person(mentions, before=40, after=12) == ("Lavrov", "person")
+    assert _nearest_person(mentions, before=9, after=0) is None
+    assert _link(mentions, 0, 16, head_start=12) == ("Putin", "person")
+    assert _link(mentions, 0, 3, head_start=1) == ("Kyiv", "place")
+    assert _link(mentions, 5, 9, head_start=6) is None

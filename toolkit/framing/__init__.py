@@ -30,7 +30,7 @@ from toolkit.framing.attribution import (
     attribution_by_outlet,
 )
 from toolkit.framing.datafile import DataFileError
-from toolkit.framing.distinctive import DISTINCTIVE_COLUMNS, distinctive_terms, log_odds_dirichlet
+from toolkit.framing.distinctive import DISTINCTIVE_COLUMNS, distinctive_terms, log_odds_dirichlet, sentence_tokens
 from toolkit.framing.frames import (
     FRAMES_COLUMNS,
     SHARES_COLUMNS,
@@ -42,12 +42,15 @@ from toolkit.framing.frames import (
 )
 from toolkit.framing.naming import (
     CANDIDATE_COLUMNS,
+    HIT_COLUMNS,
     NAMING_COLUMNS,
     Concept,
     find_variants,
     load_naming,
+    name_tokens,
     naming_candidates,
     naming_table,
+    quoted_terms,
 )
 from toolkit.framing.rewrite import REWRITE_COLUMNS, rewrite_changes, word_changes
 
@@ -77,7 +80,8 @@ def empty_tables() -> dict[str, pd.DataFrame]:
 
 #: Tables :func:`document_step` reads and writes (the pipeline's per-document protocol).
 DOCUMENT_INPUTS: tuple[str, ...] = ("sentences", "mentions")
-DOCUMENT_OUTPUTS: tuple[str, ...] = ("frames", "attribution")
+DOCUMENT_OUTPUTS: tuple[str, ...] = ("frames", "attribution", "naming_hits", "quoted_terms", "name_tokens",
+                                     "term_tokens")
 
 
 #: Above this many sentences in the corpus the pipeline scores frames by cues alone (see
@@ -119,19 +123,26 @@ def _embedder(cache_dir: Path | str | None):
 def document_step(frames: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"),
                   use_embeddings: bool = True, min_score: float = 0.35, max_frames: int = 3,
                   **_other_stage_options: object) -> dict[str, pd.DataFrame]:
-    """The per-document part of the stage: frame scores and attributions of some documents.
+    """The per-document part of the stage: everything that reads one document's sentences.
 
-    Both depend only on a document's own sentences and mentions (and the codebook), so the
-    pipeline may cache them per document and run them on any partition. Returns
-    ``frames`` (:func:`score_frames`) and ``attribution`` (:func:`attribute_sentences`).
+    All of it depends only on a document's own sentences and mentions (and the data files), so
+    the pipeline may cache it per document and run it on any partition; :func:`run` then only
+    aggregates. Returns ``frames`` (:func:`score_frames`), ``attribution``
+    (:func:`attribute_sentences`), ``naming_hits`` (:func:`find_variants` of ``naming.yml``;
+    empty without the file), ``quoted_terms`` (:func:`quoted_terms`), ``name_tokens``
+    (:func:`name_tokens`) and ``term_tokens`` (:func:`sentence_tokens`).
     """
     sentences = frames["sentences"].sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
-    frames_path = Path(data_dir) / "frames.yml"
+    frames_path, naming_path = Path(data_dir) / "frames.yml", Path(data_dir) / "naming.yml"
     scored = pd.DataFrame(columns=FRAMES_COLUMNS)
     if frames_path.exists() and not sentences.empty:
         scored = score_frames(sentences, load_codebook(frames_path), embed=_embedder(None) if use_embeddings else None,
                               min_score=min_score, max_frames=max_frames)
-    return {"frames": scored, "attribution": attribute_sentences(sentences, frames.get("mentions"))}
+    hits = find_variants(sentences, load_naming(naming_path)) if naming_path.exists() \
+        else pd.DataFrame(columns=HIT_COLUMNS)
+    return {"frames": scored, "attribution": attribute_sentences(sentences, frames.get("mentions")),
+            "naming_hits": hits, "quoted_terms": quoted_terms(sentences), "name_tokens": name_tokens(sentences),
+            "term_tokens": sentence_tokens(sentences)}
 
 
 def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"), cache_dir: Path | str | None = None,
@@ -151,9 +162,10 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
     attribution_by_outlet and rewrite_changes (columns in ``TABLE_COLUMNS``). Comparisons that a
     corpus cannot support (one outlet) warn and return their table empty, with its columns.
     ``precomputed``: the output of :func:`document_step` for every document (the pipeline's
-    engine computes it per document, cached); without it frames and attribution are computed here.
+    engine computes it per document, cached); whatever it lacks is computed here.
     """
     out = empty_tables()
+    precomputed = precomputed or {}
     sentences, articles = tables.get("sentences"), tables.get("articles")
     if sentences is None or articles is None or sentences.empty:
         warnings.warn("framing: no sentences to analyse; every framing table is empty.", stacklevel=2)
@@ -167,7 +179,7 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
     frames_path, naming_path = data_dir / "frames.yml", data_dir / "naming.yml"
     if frames_path.exists():
         codebook = load_codebook(frames_path)
-        if precomputed is not None:
+        if "frames" in precomputed:
             out["frames"] = precomputed["frames"]
         else:
             embed = _embedder(cache_dir) if use_embeddings else None
@@ -176,12 +188,14 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
     else:
         warnings.warn(f"framing: no frame codebook at {frames_path}; frames are not scored.", stacklevel=2)
     if naming_path.exists():
-        out["naming"] = naming_table(sentences, articles, load_naming(naming_path))
+        out["naming"] = naming_table(sentences, articles, load_naming(naming_path), hits=precomputed.get("naming_hits"))
     else:
         warnings.warn(f"framing: no naming list at {naming_path}; only automatic candidates are listed.", stacklevel=2)
-    out["naming_candidates"] = naming_candidates(sentences, articles)
-    out["distinctive_terms"] = distinctive_terms(sentences, articles, top_k=top_terms)
-    if precomputed is not None:
+    out["naming_candidates"] = naming_candidates(sentences, articles, quoted=precomputed.get("quoted_terms"),
+                                                 tokens=precomputed.get("name_tokens"))
+    out["distinctive_terms"] = distinctive_terms(sentences, articles, top_k=top_terms,
+                                                 tokens=precomputed.get("term_tokens"))
+    if "attribution" in precomputed:
         out["attribution"] = precomputed["attribution"]
     else:
         out["attribution"] = attribute_sentences(sentences, tables.get("mentions"))

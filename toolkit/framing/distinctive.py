@@ -3,25 +3,43 @@
 Monroe, Colaresi & Quinn (2008), "Fightin' Words: Lexical Feature Selection and Evaluation for
 Identifying the Content of Political Conflict", Political Analysis 16(4), section 3.5. No
 installed library implements it (scikit-learn only counts), so the estimator is written out
-here in a few vectorised lines over scikit-learn's document-term matrix.
+here in a few vectorised lines. N-grams are counted with numpy over integer token codes (the
+same n-grams as :func:`ngram_analyzer` produces for scikit-learn's ``CountVectorizer``, which
+spent minutes in its Python analyzer at 10,000 articles).
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+TOKENS_COLUMNS = ["doc_id", "sent_id", "tokens"]
 DISTINCTIVE_COLUMNS = ["outlet", "term", "log_odds", "z", "count", "count_rest", "n_tokens", "n_tokens_rest",
                        "example", "example_doc_id", "example_sent_id"]
 
 TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 EXTRA_STOPWORDS = frozenset({"said", "says", "say", "mr", "ms", "mrs", "also", "just", "like", "s", "t", "’s", "'s"})
+
+
+def normalise_tokens(text: str) -> list[str]:
+    """Lowercase word tokens of a text (letters, with inner apostrophes and hyphens), possessive
+    endings removed, digits ignored."""
+    return [t[:-2] if t.endswith(("'s", "’s")) else t for t in (w.lower() for w in TOKEN.findall(text))]
+
+
+def sentence_tokens(sentences: pd.DataFrame) -> pd.DataFrame:
+    """:func:`normalise_tokens` of every sentence, space-joined: doc_id, sent_id, tokens (the
+    per-document part of :func:`distinctive_terms`; stopwords are removed later, since the
+    outlets' names among them depend on the whole corpus)."""
+    return pd.DataFrame({"doc_id": sentences["doc_id"].to_numpy(), "sent_id": sentences["sent_id"].to_numpy(),
+                         "tokens": [" ".join(normalise_tokens(str(t))) for t in sentences["text"]]},
+                        columns=TOKENS_COLUMNS)
 
 
 def ngram_analyzer(stopwords: frozenset[str], max_n: int = 3):
@@ -30,7 +48,7 @@ def ngram_analyzer(stopwords: frozenset[str], max_n: int = 3):
     with possessive endings removed and digits ignored."""
 
     def analyze(text: str) -> list[str]:
-        tokens = [re.sub(r"['’]s$", "", t.lower()) for t in TOKEN.findall(text)]
+        tokens = normalise_tokens(text)
         grams = []
         for n in range(1, max_n + 1):
             for i in range(len(tokens) - n + 1):
@@ -40,6 +58,42 @@ def ngram_analyzer(stopwords: frozenset[str], max_n: int = 3):
         return grams
 
     return analyze
+
+
+def ngram_occurrences(tokens: Sequence[str], stopwords: frozenset[str],
+                      max_n: int = 3) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], list[str]]]:
+    """Every n-gram occurrence of :func:`ngram_analyzer` in space-joined token strings, vectorised.
+
+    Returns ``rows`` (the position in ``tokens`` of each occurrence; ascending within each n),
+    ``keys`` (an integer code per occurrence: 0..n_terms-1, each code used by one n only) and
+    ``spell`` (codes → their n-grams as text)."""
+    parts = " \x00 ".join(tokens).split()
+    codes, uniques = pd.factorize(np.asarray(parts, dtype=object))
+    sentinel = codes == pd.Index(uniques).get_indexer(["\x00"])[0]
+    row = np.cumsum(sentinel)[~sentinel]
+    ids = codes[~sentinel].astype(np.int64)
+    stop = np.fromiter((u in stopwords for u in uniques), dtype=bool, count=len(uniques))
+    rows, keys, first_start, length = [], [], [], []
+    n_terms = 0
+    for n in range(1, max_n + 1):
+        start = np.arange(max(len(ids) - n + 1, 0))
+        start = start[(row[start] == row[start + n - 1]) & ~stop[ids[start]] & ~stop[ids[start + n - 1]]]
+        key = ids[start]
+        for j in range(1, n):
+            key = pd.factorize(key * len(uniques) + ids[start + j])[0].astype(np.int64)
+        key = pd.factorize(key)[0]
+        first = np.flatnonzero(key > np.maximum.accumulate(np.r_[-1, key[:-1]]))
+        rows.append(row[start])
+        keys.append(key + n_terms)
+        first_start.append(start[first])
+        length.append(np.full(len(first), n))
+        n_terms += len(first)
+    starts, lengths = np.concatenate(first_start), np.concatenate(length)
+
+    def spell(selected: np.ndarray) -> list[str]:
+        return [" ".join(uniques[ids[s: s + n]]) for s, n in zip(starts[selected], lengths[selected])]
+
+    return np.concatenate(rows), np.concatenate(keys), spell
 
 
 def outlet_name_words(outlets: Iterable[str]) -> frozenset[str]:
@@ -71,7 +125,7 @@ def log_odds_dirichlet(counts_a: np.ndarray, counts_b: np.ndarray, prior: np.nda
 
 def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k: int = 20, min_count: int = 3,
                       min_z: float = 1.96, prior_scale: float = 0.05, max_n: int = 3,
-                      exclude_words: Iterable[str] = ()) -> pd.DataFrame:
+                      exclude_words: Iterable[str] = (), tokens: pd.DataFrame | None = None) -> pd.DataFrame:
     """Terms (1–``max_n``-grams) each outlet over- and under-uses relative to all other outlets.
 
     Inputs: ``sentences`` (doc_id, sent_id, text), ``articles`` (doc_id, outlet). Counts are per
@@ -87,6 +141,7 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
     side: the outlet's for z > 0, the others' for z < 0). Per outlet the ``top_k`` terms on each
     side with |z| >= ``min_z`` and at least ``min_count`` uses on that side; sorted by outlet,
     descending z. With fewer than two outlets a warning is issued and the table is empty.
+    ``tokens``: the :func:`sentence_tokens` table of ``sentences`` (computed when not given).
     """
     outlet_of = articles.set_index("doc_id")["outlet"]
     sents = sentences.assign(outlet=sentences["doc_id"].map(outlet_of)).dropna(subset=["outlet"])
@@ -98,39 +153,60 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
         return pd.DataFrame(columns=DISTINCTIVE_COLUMNS)
     stopwords = frozenset(ENGLISH_STOP_WORDS) | EXTRA_STOPWORDS | outlet_name_words(outlets) | {
         w.lower() for w in exclude_words}
-    vectorizer = CountVectorizer(analyzer=ngram_analyzer(stopwords, max_n))
-    try:
-        matrix = vectorizer.fit_transform(sents["text"].astype(str)).tocsc()
-    except ValueError:
+    if tokens is None:
+        tokens = sentence_tokens(sents)
+    tokens = tokens.astype({"sent_id": int})
+    joined = sents[["doc_id", "sent_id"]].merge(tokens, how="left", on=["doc_id", "sent_id"])["tokens"]
+    rows, keys, spell = ngram_occurrences(joined.fillna("").tolist(), stopwords, max_n)
+    if not len(keys):
         warnings.warn("distinctive terms: no countable words in the sentences.", stacklevel=2)
         return pd.DataFrame(columns=DISTINCTIVE_COLUMNS)
-    codes = pd.Categorical(sents["outlet"], categories=outlets).codes
-    membership = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(len(outlets), len(codes)))
-    by_outlet = (membership @ matrix).tocsr()
-    n_tokens = np.asarray(by_outlet.sum(axis=1)).ravel()
-    full_total = np.asarray(by_outlet.sum(axis=0)).ravel()
+    codes = pd.Categorical(sents["outlet"], categories=outlets).codes.astype(np.int64)
+    n_outlets = len(outlets)
+    n_tokens = np.bincount(codes[rows], minlength=n_outlets).astype(float)
+    full_total = np.bincount(keys)
     a0 = prior_scale * full_total.sum()
     # a term used fewer than min_count times in all can pass on neither side: leave it out of
     # the per-outlet arrays (n-gram vocabularies are mostly such terms), keeping the full totals
     kept = np.flatnonzero(full_total >= min_count)
-    terms = vectorizer.get_feature_names_out()[kept]
-    by_outlet, matrix = by_outlet[:, kept], matrix[:, kept]
-    total = full_total[kept]
+    column = np.full(len(full_total), -1)
+    column[kept] = np.arange(len(kept))
+    hit = column[keys] >= 0
+    rows, cells = rows[hit], codes[rows[hit]] * len(kept) + column[keys[hit]]
+    # cells of one term all come from one ascending run of rows, so the first occurrence of a
+    # cell is its first sentence
+    cell_code, cells = pd.factorize(cells)
+    first_row = rows[np.flatnonzero(cell_code > np.maximum.accumulate(np.r_[-1, cell_code[:-1]]))]
+    cell_outlet, cell_term = cells // len(kept), cells % len(kept)
+    by_outlet = sparse.csr_matrix((np.bincount(cell_code).astype(float), (cell_outlet, cell_term)),
+                                  shape=(n_outlets, len(kept)))
+    order = np.lexsort((first_row, cell_term))
+    runs = np.flatnonzero(np.diff(cell_term[order], prepend=-1) != 0)
+    best_outlet = np.full(len(kept), -1)
+    best_row, second_row = np.full(len(kept), -1), np.full(len(kept), -1)
+    best_outlet[cell_term[order][runs]] = cell_outlet[order][runs]
+    best_row[cell_term[order][runs]] = first_row[order][runs]
+    has_second = runs + 1 < len(order)
+    seconds = runs[has_second] + 1
+    same_term = cell_term[order][seconds] == cell_term[order][runs[has_second]]
+    second_row[cell_term[order][seconds[same_term]]] = first_row[order][seconds[same_term]]
+    own_first = sparse.csr_matrix((first_row + 1, (cell_outlet, cell_term)), shape=(n_outlets, len(kept)))
+    terms = np.asarray(spell(kept), dtype=object)
+    total = full_total[kept].astype(float)
     prior = prior_scale * total
-    rows = []
+    out_rows = []
     for k, outlet in enumerate(outlets):
         own = by_outlet[k].toarray().ravel()
         rest = total - own
         delta, z = log_odds_dirichlet(own, rest, prior,
                                       totals=(n_tokens[k], n_tokens.sum() - n_tokens[k], a0))
+        firsts = own_first[k].toarray().ravel() - 1
         for side, count in ((1, own), (-1, rest)):
             ok = np.flatnonzero((side * z >= min_z) & (count >= min_count))
             for t in ok[np.lexsort((terms[ok], -side * z[ok]))][:top_k]:
-                column = matrix[:, t]
-                hits = column.indices[(codes[column.indices] == k) == (side == 1)]
-                first = int(hits.min())
-                rows.append((outlet, terms[t], round(float(delta[t]), 4), round(float(z[t]), 4), int(own[t]),
-                             int(rest[t]), int(n_tokens[k]), int(n_tokens.sum() - n_tokens[k]),
-                             sents.at[first, "text"], sents.at[first, "doc_id"], int(sents.at[first, "sent_id"])))
-    out = pd.DataFrame(rows, columns=DISTINCTIVE_COLUMNS)
+                first = int(firsts[t] if side == 1 else best_row[t] if best_outlet[t] != k else second_row[t])
+                out_rows.append((outlet, terms[t], round(float(delta[t]), 4), round(float(z[t]), 4), int(own[t]),
+                                 int(rest[t]), int(n_tokens[k]), int(n_tokens.sum() - n_tokens[k]),
+                                 sents.at[first, "text"], sents.at[first, "doc_id"], int(sents.at[first, "sent_id"])))
+    out = pd.DataFrame(out_rows, columns=DISTINCTIVE_COLUMNS)
     return out.sort_values(["outlet", "z", "term"], ascending=[True, False, True]).reset_index(drop=True)

@@ -269,18 +269,16 @@ def frame_shares(frames_table: pd.DataFrame, sentences: pd.DataFrame, articles: 
     labelled = frames_table.assign(outlet=frames_table["doc_id"].map(outlet_of)).dropna(subset=["outlet"])
     labelled = labelled.merge(sents[["doc_id", "sent_id", "text"]], on=["doc_id", "sent_id"], how="left")
     best = labelled.sort_values(["score", "doc_id", "sent_id"], ascending=[False, True, True])
-    best = best.drop_duplicates(["outlet", "frame"]).set_index(["outlet", "frame"])
-    counts = labelled.groupby(["outlet", "frame"])["sent_id"].size()
-    rows = []
-    for outlet, total in totals.iterrows():
-        for frame in codebook:
-            k = int(counts.get((outlet, frame.id), 0))
-            low, high = (float(v) for v in wilson_interval(k, int(total["n"]), confidence))
-            example = best.loc[(outlet, frame.id)] if (outlet, frame.id) in best.index else None
-            rows.append((outlet, frame.id, frame.family, frame.label, k, int(total["n"]), k / total["n"], low, high,
-                         int(total["articles"]),
-                         "" if example is None else str(example["text"]),
-                         "" if example is None else str(example["doc_id"]),
-                         -1 if example is None else int(example["sent_id"])))
-    out = pd.DataFrame(rows, columns=SHARES_COLUMNS)
+    best = best.drop_duplicates(["outlet", "frame"])[["outlet", "frame", "text", "doc_id", "sent_id"]]
+    counts = labelled.groupby(["outlet", "frame"]).size().rename("sentences").reset_index()
+    codebook_table = pd.DataFrame([(f.id, f.family, f.label) for f in codebook], columns=["frame", "family", "label"])
+    out = totals.reset_index().merge(codebook_table, how="cross")
+    out = out.merge(counts, how="left", on=["outlet", "frame"]).merge(best, how="left", on=["outlet", "frame"])
+    out["sentences"] = out["sentences"].fillna(0).astype(int)
+    low, high = wilson_interval(out["sentences"], out["n"], confidence)
+    found = out["doc_id"].notna()
+    out = out.assign(share=out["sentences"] / out["n"], ci_low=low, ci_high=high,
+                     example=out["text"].astype(str).where(found, ""),
+                     example_doc_id=out["doc_id"].astype(str).where(found, ""),
+                     example_sent_id=out["sent_id"].where(found, -1).astype(int))[SHARES_COLUMNS]
     return out.sort_values(["outlet", "frame"]).reset_index(drop=True)

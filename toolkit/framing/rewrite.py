@@ -52,9 +52,10 @@ def rewrite_changes(articles: pd.DataFrame, sentences: pd.DataFrame, *, max_word
     sentences, then edit position.
     """
     rows = []
-    by_doc = {k: g.sort_values("sent_id") for k, g in sentences.groupby("doc_id", sort=False)}
-    empty = sentences.iloc[0:0]
     pairs = articles.loc[articles["derived_from"].notna(), ["doc_id", "derived_from"]].sort_values("doc_id")
+    involved = sentences[sentences["doc_id"].isin(set(pairs["doc_id"]) | set(pairs["derived_from"]))]
+    by_doc = {k: g.sort_values("sent_id") for k, g in involved.groupby("doc_id", sort=False)}
+    empty = sentences.iloc[0:0]
     for doc_id, source_id in pairs.itertuples(index=False):
         aligned = align_sentences(by_doc.get(source_id, empty), by_doc.get(doc_id, empty))
         for r in aligned.itertuples(index=False):
