@@ -13,6 +13,13 @@ Run: ``.venv/bin/python benchmarks/sentiment_bench.py [--max-sentences N] [--rat
    layout of VADER's published ground-truth files (``id<TAB>mean rating<TAB>text``,
    no header). No third-party ratings are stored in this repository; pass them
    by path.
+3. With ``--tables DIR`` (a folder of a full run's Parquet tables: ``sentences``
+   with scores and voice, ``articles``, ``mentions``; optionally ``--copies K``
+   to stack K copies with renamed documents, outlets and actors, a pessimistic
+   stand-in for a K-times larger corpus): wall and CPU time of the corpus-level
+   functions ``aggregate`` (t and bootstrap intervals), ``evidence`` and
+   ``distribution``, and how the t intervals compare with the bootstrap ones
+   (width ratio and centre shift by group size).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import pandas as pd
 from scipy.stats import pearsonr
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from toolkit.sentiment import score_sentences
+from toolkit.sentiment import aggregate, distribution, evidence, score_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = ROOT.parent / "shared" / "scale" / "allsides-10k.jsonl.gz"
@@ -98,14 +105,64 @@ def correlation(paths: list[Path]) -> None:
         print(f"correlation on {path.name}: n = {len(ratings):,}, Pearson r = {r:.3f} (p = {p:.2g})")
 
 
+def load_tables(folder: Path, copies: int) -> dict[str, pd.DataFrame]:
+    """``sentences``, ``articles`` and ``mentions`` from ``folder``, stacked ``copies`` times.
+
+    Copy ``i`` gets ``_i`` appended to every ``doc_id``, outlet and actor, so groups multiply
+    rather than grow.
+    """
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in ("sentences", "articles", "mentions")}
+    if copies <= 1:
+        return tables
+    renamed = {"sentences": ("doc_id",), "articles": ("doc_id", "outlet"), "mentions": ("doc_id", "actor")}
+    return {
+        name: pd.concat(
+            [table.assign(**{col: table[col] + f"_{i}" for col in renamed[name]}) for i in range(copies)],
+            ignore_index=True,
+        )
+        for name, table in tables.items()
+    }
+
+
+def corpus_level(folder: Path, copies: int) -> None:
+    """Print timings of the corpus-level functions and the t-versus-bootstrap interval comparison."""
+    tables = load_tables(folder, copies)
+    s, a, m = tables["sentences"], tables["articles"], tables["mentions"]
+    print(f"corpus-level functions on {len(a):,} articles, {len(s):,} sentences, {len(m):,} mentions:")
+    results = {}
+    for label, func in (
+        ("aggregate (t intervals)", lambda: aggregate(s, articles=a, mentions=m)),
+        ("aggregate (bootstrap, n_boot=2000)", lambda: aggregate(s, articles=a, mentions=m, interval="bootstrap")),
+        ("evidence", lambda: evidence(s, a, m)),
+        ("distribution", lambda: distribution(s, a)),
+    ):
+        wall, cpu = time.perf_counter(), time.process_time()
+        results[label] = func()
+        print(f"  {label:<36} {time.perf_counter() - wall:7.2f} s wall {time.process_time() - cpu:7.2f} s CPU")
+    t_table, boot = results["aggregate (t intervals)"], results["aggregate (bootstrap, n_boot=2000)"]
+    finite = boot["ci_low"].notna()
+    width_boot = boot["ci_high"] - boot["ci_low"]
+    ratio = (t_table["ci_high"] - t_table["ci_low"]) / width_boot.where(width_boot > 0)
+    shift = ((t_table["ci_low"] + t_table["ci_high"]) - (boot["ci_low"] + boot["ci_high"])).abs() / 2 / width_boot
+    print("  t interval vs bootstrap, by sentences per group: width ratio (median) and centre shift / width:")
+    for low, high in ((3, 10), (10, 30), (30, 200), (200, None)):
+        rows = finite & (boot["n"] >= low) & ((boot["n"] < high) if high else True)
+        print(f"    n {low:>3}-{high or '':<4} groups {int(rows.sum()):>7,}  width x{ratio[rows].median():.3f}  "
+              f"shift {shift[rows].median():.3f}")
+
+
 def main() -> None:
     """Parse arguments and print all figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-sentences", type=int, default=200_000)
     parser.add_argument("--ratings", type=Path, nargs="*", default=[DEFAULT_RATINGS])
+    parser.add_argument("--tables", type=Path, help="folder of a run's Parquet tables (corpus-level timings)")
+    parser.add_argument("--copies", type=int, default=1, help="stack this many renamed copies of --tables")
     args = parser.parse_args()
     throughput(args.max_sentences)
     correlation(args.ratings)
+    if args.tables is not None:
+        corpus_level(args.tables, args.copies)
 
 
 if __name__ == "__main__":

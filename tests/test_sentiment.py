@@ -185,13 +185,54 @@ def test_aggregate_exact_n_means_and_shares():
     assert set(table["level"]) == {"outlet", "article"}
 
 
+def test_aggregate_t_interval_exact():
+    values = [0.5, -0.5, 0.0, 0.9, -0.2]
+    sentences = _scored(values, ["a1"] * 3 + ["a2"] * 2, ["own"] * 5)
+    table = aggregate(sentences, articles=ARTICLES)
+    row = table[(table["level"] == "outlet") & (table["voice"] == "all")].iloc[0]
+    half = 2.7764451051977987 * np.std(values, ddof=1) / math.sqrt(5)  # t(0.975, 4) * sd / sqrt(n)
+    assert 0.14 - half < -0.5  # below the smallest value: clipped to it
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((-0.5, 0.14 + half))
+    clustered = aggregate(sentences, articles=ARTICLES, resample="article")
+    assert clustered[clustered["level"] == "outlet"]["ci_low"].isna().all()  # 2 articles < 3 units
+
+
+def test_t_interval_is_clipped_to_the_values_range():
+    intervals = sentiment.group_intervals(np.array([0.9, 0.95, -0.9, 0.2, 0.2, 0.2]), np.array([0, 0, 0, 1, 1, 1]), 3)
+    assert intervals[0].tolist() == [-0.9, 0.95]
+    assert intervals[1].tolist() == pytest.approx([0.2, 0.2])
+    assert np.isnan(intervals[2]).all()
+
+
+def test_clustered_t_interval_is_the_cr1_ratio_interval():
+    values = np.array([0.1, 0.3, -0.2, 0.5, 0.4, 0.0, -0.6])
+    clusters = np.array(["a", "a", "b", "c", "c", "c", "d"])
+    low, high = sentiment.group_intervals(values, np.zeros(7, dtype=int), 1, clusters=clusters)[0]
+    sums, counts = np.array([0.4, -0.2, 0.9, -0.6]), np.array([2, 1, 3, 1])
+    ratio = sums.sum() / counts.sum()
+    se = math.sqrt(4 / 3 * ((sums - ratio * counts) ** 2).sum()) / counts.sum()
+    half = 3.182446305284263 * se  # t(0.975, 3)
+    assert (low, high) == pytest.approx((max(ratio - half, -0.6), min(ratio + half, 0.5)))
+
+
+def test_grouped_bootstrap_equals_single_group_bootstrap():
+    rng = np.random.default_rng(5)
+    values = rng.uniform(-1, 1, 30).round(4)
+    groups = np.repeat([0, 1, 2], 10)
+    together = sentiment.group_intervals(values, groups, 3, method="bootstrap", n_boot=300, seed=2)
+    for g in range(3):
+        assert together[g] == pytest.approx(bootstrap_ci(values[groups == g], n_boot=300, seed=2), abs=1e-12)
+    with pytest.raises(ValueError):
+        sentiment.group_intervals(values, groups, 3, method="wild")
+
+
 def test_aggregate_ci_properties_and_seeding():
     rng = np.random.default_rng(1)
     compounds = rng.uniform(-1, 1, 40).round(4).tolist()
     sentences = _scored(compounds, ["a1"] * 20 + ["a2"] * 20, ["own"] * 40)
-    first = aggregate(sentences, articles=ARTICLES, n_boot=400, seed=3)
-    again = aggregate(sentences, articles=ARTICLES, n_boot=400, seed=3)
-    other = aggregate(sentences, articles=ARTICLES, n_boot=400, seed=4)
+    first = aggregate(sentences, articles=ARTICLES, n_boot=400, seed=3, interval="bootstrap")
+    again = aggregate(sentences, articles=ARTICLES, n_boot=400, seed=3, interval="bootstrap")
+    other = aggregate(sentences, articles=ARTICLES, n_boot=400, seed=4, interval="bootstrap")
     pd.testing.assert_frame_equal(first, again)
     assert not first["ci_low"].equals(other["ci_low"])
     finite = first[first["n"] >= 3]
@@ -202,10 +243,11 @@ def test_aggregate_ci_properties_and_seeding():
 
 def test_group_interval_does_not_depend_on_other_groups():
     sentences = _scored([0.1, -0.4, 0.6, 0.2, -0.9, 0.3], ["a1"] * 3 + ["b1"] * 3, ["own"] * 6)
-    both = aggregate(sentences, articles=ARTICLES, n_boot=300)
-    alone = aggregate(sentences[sentences["doc_id"] == "a1"], articles=ARTICLES, n_boot=300)
     pick = lambda t: t[(t["level"] == "outlet") & (t["outlet"] == "A")].reset_index(drop=True)
-    pd.testing.assert_frame_equal(pick(both), pick(alone))
+    for interval in ("t", "bootstrap"):
+        both = aggregate(sentences, articles=ARTICLES, n_boot=300, interval=interval)
+        alone = aggregate(sentences[sentences["doc_id"] == "a1"], articles=ARTICLES, n_boot=300, interval=interval)
+        pd.testing.assert_frame_equal(pick(both), pick(alone))
 
 
 def test_bootstrap_ci_small_and_clustered():

@@ -20,12 +20,14 @@ import pandas as pd
 
 from toolkit.charts.core import (
     FADED_OPACITY,
+    MAX_OUTLET_PANELS,
     MUTED_INK,
     SEQUENTIAL_SCHEME,
     Figure,
     bar_chart,
     finish,
     outlet_scale,
+    select_outlets,
     source_line,
 )
 
@@ -134,17 +136,20 @@ def network_figures(actors: pd.DataFrame, pairs: pd.DataFrame, prominence: pd.Da
     outlets = sorted(o for o in inside["outlet"].unique() if o != "ALL")
     if len(outlets) < 2:
         return figs
+    selection = select_outlets(articles, outlets, limit=MAX_OUTLET_PANELS)
+    outlets = sorted(selection.shown)
     per_outlet = _with_titles(inside[inside["outlet"] != "ALL"], articles)
+    drawn = per_outlet[per_outlet["outlet"].isin(outlets)]
     sizes = prominence[prominence["actor"].isin(names) & (prominence["outlet"] != "ALL")]
-    max_units = float(per_outlet["units"].max())
-    max_nodes = float(sizes["sentences"].max())
+    max_units = float(drawn["units"].max())
+    max_nodes = float(sizes[sizes["outlet"].isin(outlets)]["sentences"].max())
     panels = []
     for outlet in outlets:
         outlet_nodes = sizes[sizes["outlet"] == outlet][["actor", "actor_type", "sentences"]].merge(positions, on="actor")
-        outlet_edges = _edges_with_positions(per_outlet[per_outlet["outlet"] == outlet], positions)
+        outlet_edges = _edges_with_positions(drawn[drawn["outlet"] == outlet], positions)
         panels.append(_network_chart(outlet_nodes, outlet_edges, "sentences", width=300, max_size=700,
                                      max_units=max_units, max_nodes=max_nodes).properties(title=outlet))
-    busiest = per_outlet.sort_values(["units", "outlet"], ascending=[False, True]).iloc[0]
+    busiest = drawn.sort_values(["units", "outlet"], ascending=[False, True]).iloc[0]
     figs.append(Figure(
         name="actors-network-by-outlet",
         chart=finish(
@@ -152,10 +157,11 @@ def network_figures(actors: pd.DataFrame, pairs: pd.DataFrame, prominence: pd.Da
             title="Which actors each outlet puts side by side",
             subtitle="Same positions in every panel; circle area = sentences naming the actor, "
                      "line width = sentences naming both",
-            source=source, notes=[NOTE if (per_outlet["units"] < MIN_UNITS).any() else None],
+            source=source,
+            notes=[NOTE if (drawn["units"] < MIN_UNITS).any() else None, selection.note()],
         ),
         data=per_outlet[["outlet", "actor_a", "actor_b", "units", "articles", "pmi", "evidence", "evidence_text"]],
-        alt_text=(f"Small-multiple network charts, one per outlet for {len(outlets)} outlets; the strongest "
+        alt_text=(f"Small-multiple network charts, one per outlet for {selection.counted()}; the strongest "
                   f"outlet-level link is {busiest['actor_a']} and {busiest['actor_b']} in {busiest['outlet']}, "
                   f"{int(busiest['units'])} sentences."),
     ))
@@ -211,14 +217,15 @@ def ego_figure(actors: pd.DataFrame, pairs: pd.DataFrame, articles: pd.DataFrame
     if data.empty:
         return None
     top = around[around["outlet"] == "ALL"].iloc[0]
+    selection = select_outlets(articles, data["outlet"], limit=MAX_OUTLET_PANELS)
     return Figure(
         name="actors-ego",
-        chart=bar_chart(data, category="partner", value="units", n_col="articles", color="outlet", outlets=outlets,
+        chart=bar_chart(data[data["outlet"].isin(selection.shown)], category="partner", value="units", n_col="articles", color="outlet", outlets=outlets,
                         tooltip=["evidence_text", "evidence_title"], value_title="Sentences naming both",
                         value_format=",.0f", n_label="articles", min_n=2, facet="outlet", category_title=None,
                         title=f"Who appears with {ego}, by outlet",
                         subtitle=f"Sentences naming {ego} and each actor (n = articles); the {len(partners)} most "
-                                 "frequent partners across all outlets", source=source),
+                                 "frequent partners across all outlets", source=source, notes=[selection.note()]),
         data=data[["outlet", "partner", "units", "articles", "pmi", "evidence", "evidence_text"]],
         alt_text=(f"Bar charts, one per outlet, of the actors named in the same sentence as {ego}; across all "
                   f"outlets {top['partner']} appears with {ego} most often, in {int(top['units'])} sentences."),
@@ -234,9 +241,11 @@ def prominence_figure(prominence: pd.DataFrame, articles: pd.DataFrame, outlets:
     if data.empty:
         return None
     data = _with_titles(data, articles)
+    selection = select_outlets(articles, data["outlet"])
+    drawn = data[data["outlet"].isin(selection.shown)]
     y = alt.Y("actor:N", sort=order, title=None)
-    color = alt.Color("outlet:N", scale=outlet_scale(outlets), title="Outlet")
-    base = alt.Chart(data).encode(y=y, yOffset=alt.YOffset("outlet:N", sort=outlets), color=color,
+    color = alt.Color("outlet:N", scale=outlet_scale(outlets), title="Outlet", legend=selection.legend())
+    base = alt.Chart(drawn).encode(y=y, yOffset=alt.YOffset("outlet:N", sort=outlets), color=color,
                                   opacity=_faded("sentences"))
     rules = base.mark_rule(strokeWidth=2).encode(x=alt.X("ci_low:Q", title="Share of the outlet's sentences",
                                                          axis=alt.Axis(format="%")), x2="ci_high:Q")
@@ -253,7 +262,8 @@ def prominence_figure(prominence: pd.DataFrame, articles: pd.DataFrame, outlets:
         chart=finish(alt.layer(rules, dots).properties(width=460, height=alt.Step(14)),
                      title="How prominent each actor is, by outlet",
                      subtitle="Share of each outlet's sentences naming the actor, with 95% intervals",
-                     source=source, notes=[NOTE if (data["sentences"] < MIN_UNITS).any() else None]),
+                     source=source,
+                     notes=[NOTE if (drawn["sentences"] < MIN_UNITS).any() else None, selection.note()]),
         data=data[["outlet", "actor", "sentences", "n_sentences_outlet", "share", "ci_low", "ci_high", "evidence",
                    "evidence_text"]],
         alt_text=(f"Dot chart with 95% intervals of the share of each outlet's sentences naming the {len(order)} "

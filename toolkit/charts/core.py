@@ -204,6 +204,75 @@ def source_line(n_articles: int, n_outlets: int) -> str:
     return f"Source: newsangle analysis of {n_articles:,} {articles} from {n_outlets:,} {outlets}"
 
 
+#: Most outlets one chart draws as rows, bars or offsets; with more, the outlets with the most
+#: articles are drawn and a footnote says how many are left out (every outlet stays in the CSV).
+#: A chart of 264 outlets is ~7,000 px tall and takes seconds to render; 20 keep it readable.
+MAX_OUTLETS = 20
+#: Most outlets drawn as separate panels (small multiples, facets): a panel is far bigger than a
+#: row, and each adds a sub-chart to the spec.
+MAX_OUTLET_PANELS = 12
+
+
+@dataclass(frozen=True)
+class OutletSelection:
+    """The outlets a chart draws and the ones it leaves out.
+
+    Attributes:
+        shown: the drawn outlets, most articles first (ties by name).
+        hidden: the left-out outlets, most articles first (ties by name).
+    """
+
+    shown: tuple[str, ...]
+    hidden: tuple[str, ...]
+
+    def counted(self) -> str:
+        """``"4 outlets"``, or ``"the 20 outlets with the most articles (of 264)"`` when some are left out."""
+        shown = len(self.shown)
+        if not self.hidden:
+            return f"{shown} outlet{'s' if shown != 1 else ''}"
+        return f"the {shown} outlets with the most articles (of {shown + len(self.hidden)})"
+
+    def legend(self) -> Any:
+        """An outlet colour legend: Altair's default when every outlet is drawn, else one listing only
+        the drawn outlets, by name, in four columns (the scale keeps every outlet, so colours stay
+        stable across charts)."""
+        return alt.Legend(values=sorted(self.shown), columns=4) if self.hidden else alt.Undefined
+
+    def note(self) -> str | None:
+        """The footnote naming what is left out, or ``None`` when every outlet is drawn.
+
+        Up to three left-out outlets are named; more are counted. Either way the note points to
+        the CSV file, which holds every outlet.
+        """
+        if not self.hidden:
+            return None
+        if len(self.hidden) <= 3:
+            return (f"Not shown (fewer articles): {', '.join(self.hidden)}; "
+                    "their figures are in the CSV file.")
+        return (f"Showing the {len(self.shown)} outlets with the most articles; "
+                f"the other {len(self.hidden)} are in the CSV file.")
+
+
+def select_outlets(articles: pd.DataFrame, present: Sequence[str] | None = None, *,
+                   limit: int = MAX_OUTLETS) -> OutletSelection:
+    """The ``limit`` outlets with the most articles, among those ``present`` in a chart's data.
+
+    Input: ``articles`` with an ``outlet`` column (one row per article); ``present``, the outlets
+    the chart's table holds (default: every outlet of ``articles``). Outlets are ranked by their
+    number of articles, ties by name, so every chart of a corpus draws the same outlets in the same
+    order. Outlets in ``present`` but not in ``articles`` rank last. Counting articles per outlet
+    is selection (which rows to draw), not a statistic the chart reports.
+
+    >>> arts = pd.DataFrame({"outlet": ["B", "A", "B", "C", "C", "C"]})
+    >>> select_outlets(arts, limit=2)
+    OutletSelection(shown=('C', 'B'), hidden=('A',))
+    """
+    counts = articles["outlet"].dropna().astype(str).value_counts()
+    pool = counts.index.tolist() if present is None else sorted({str(o) for o in present if pd.notna(o)})
+    ranked = sorted(pool, key=lambda o: (-int(counts.get(o, 0)), o))
+    return OutletSelection(shown=tuple(ranked[:limit]), hidden=tuple(ranked[limit:]))
+
+
 # --------------------------------------------------------------------------------------------
 # Shared pieces of the builders
 # --------------------------------------------------------------------------------------------
@@ -312,13 +381,15 @@ def bar_chart(
     title: str | None = None,
     subtitle: str | None = None,
     source: str | None = None,
+    notes: Sequence[str | None] = (),
 ) -> alt.TopLevelMixin:
     """Ranked horizontal bar chart, largest value on top, each bar labelled with value and n.
 
     Input columns: ``category`` (bar label), ``value`` (bar length, already computed), ``n_col``
     (how many sentences/articles stand behind it; bars below ``min_n`` fade), optionally ``color``
     (e.g. ``outlet``; coloured with the corpus palette given by ``outlets``), ``facet`` and the
-    ``tooltip`` evidence columns.
+    ``tooltip`` evidence columns. ``notes`` are extra footnotes (e.g. :meth:`OutletSelection.note`),
+    printed after the small-n note.
     """
     base = alt.Chart(data)
     label = f"format(datum[{_js(value)}], {_js(value_format)})"
@@ -344,7 +415,8 @@ def bar_chart(
     chart = alt.layer(bars, labels).properties(width=width, height=alt.Step(26))
     chart = _facet(chart, facet, columns, independent_y=True)
     return finish(
-        chart, title=title, subtitle=subtitle, source=source, notes=[small_n_note(data, n_col, min_n, n_label)]
+        chart, title=title, subtitle=subtitle, source=source,
+        notes=[small_n_note(data, n_col, min_n, n_label), *notes],
     )
 
 

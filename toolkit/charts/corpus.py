@@ -6,13 +6,15 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from toolkit.charts.core import Figure, bar_chart, source_line
+from toolkit.charts.core import Figure, bar_chart, select_outlets, source_line
 
 
 def figures(tables: Mapping[str, pd.DataFrame]) -> list[Figure]:
     """Articles per outlet and removed page lines by reason.
 
-    Reads ``outlet_summary``, ``removal_reasons`` and ``articles``.
+    Reads ``outlet_summary``, ``removal_reasons`` and ``articles``. The outlet chart draws the
+    outlets with the most articles (see :func:`~toolkit.charts.core.select_outlets`); its CSV
+    holds every outlet.
     """
     arts = tables["articles"]
     outlets = sorted(arts["outlet"].unique())
@@ -22,14 +24,17 @@ def figures(tables: Mapping[str, pd.DataFrame]) -> list[Figure]:
     summary = tables["outlet_summary"].assign(n=lambda d: d["articles"])
     if not summary.empty:
         top = summary.sort_values(["sentences", "outlet"], ascending=[False, True]).iloc[0]
+        selection = select_outlets(arts, summary["outlet"])
         figs.append(Figure(
             name="corpus-outlets",
             chart=bar_chart(
-                summary, category="outlet", value="sentences", color="outlet", outlets=outlets,
+                summary[summary["outlet"].isin(selection.shown)], category="outlet", value="sentences",
+                color="outlet", outlets=outlets,
                 tooltip=["articles", "words"], value_title="Sentences analysed", value_format=",.0f",
                 n_label="articles", min_n=2, category_title=None,
                 title="How much text each outlet contributes",
                 subtitle="Sentences of article text after cleaning; n = articles", source=source,
+                notes=[selection.note()],
             ),
             data=summary[["outlet", "articles", "words", "sentences"]],
             alt_text=(

@@ -18,11 +18,12 @@ import pandas as pd
 from toolkit.charts.core import (
     DIVERGING_SCHEME,
     FADED_OPACITY,
+    MAX_OUTLET_PANELS,
     MUTED_INK,
     Figure,
     finish,
     outlet_scale,
-    outlet_shape_scale,
+    select_outlets,
     source_line,
 )
 
@@ -71,14 +72,21 @@ def _tooltip(extra: list[alt.Tooltip]) -> list[alt.Tooltip]:
 
 
 def tone_by_outlet(
-    sentiment_by: pd.DataFrame, evidence: pd.DataFrame | None, *, outlets: list[str], source: str
+    sentiment_by: pd.DataFrame,
+    evidence: pd.DataFrame | None,
+    *,
+    outlets: list[str],
+    source: str,
+    articles: pd.DataFrame,
 ) -> Figure | None:
     """Dot-and-interval plot: mean sentence tone per outlet, all sentences vs own voice.
 
     Reads ``sentiment_by`` rows with ``level == "outlet"`` and voice ``all``/``own``
     (``mean_compound``, ``ci_low``, ``ci_high``, ``n``, ``n_articles``,
     ``small_n``) and the outlet-level rank-1 evidence sentences. Outlets are
-    ordered by their all-sentence mean, most negative on top.
+    ordered by their all-sentence mean, most negative on top. Draws the outlets
+    with the most ``articles`` (:func:`~toolkit.charts.core.select_outlets`); the
+    figure's data holds every outlet.
     """
     rows = sentiment_by[(sentiment_by["level"] == "outlet") & sentiment_by["voice"].isin(["all", "own"])]
     rows = rows[rows["n"] > 0]
@@ -88,9 +96,11 @@ def tone_by_outlet(
         _examples(evidence, "outlet", ["outlet"]), on="outlet", how="left"
     )
     data["voice_label"] = data["voice"].map(VOICE_LABELS)
-    overall = data[data["voice"] == "all"].sort_values(["mean_compound", "outlet"])
-    order = overall["outlet"].tolist()
     data = data.sort_values(["outlet", "voice"]).reset_index(drop=True)
+    selection = select_outlets(articles, data["outlet"])
+    drawn = data[data["outlet"].isin(selection.shown)]
+    overall = drawn[drawn["voice"] == "all"].sort_values(["mean_compound", "outlet"])
+    order = overall["outlet"].tolist()
 
     y = alt.Y("outlet:N", sort=order, title=None)
     offset = alt.YOffset("voice_label:N", sort=[VOICE_LABELS["all"], VOICE_LABELS["own"]])
@@ -104,11 +114,11 @@ def tone_by_outlet(
         alt.Tooltip("n:Q", title="n sentences"),
         alt.Tooltip("n_articles:Q", title="n articles"),
     ])
-    base = alt.Chart(data).encode(y=y, yOffset=offset, opacity=_opacity())
+    base = alt.Chart(drawn).encode(y=y, yOffset=offset, opacity=_opacity())
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color=MUTED_INK, strokeDash=[3, 3]).encode(x="x:Q")
     whiskers = base.mark_rule(strokeWidth=2).encode(x=alt.X("ci_low:Q"), x2="ci_high:Q", color=color)
     dots = base.mark_point(size=90, filled=True).encode(
-        x=alt.X("mean_compound:Q", title="Mean sentence tone (VADER compound, 95% bootstrap interval)"),
+        x=alt.X("mean_compound:Q", title="Mean sentence tone (VADER compound, 95% interval)"),
         color=color,
         shape=alt.Shape(
             "voice_label:N",
@@ -122,10 +132,10 @@ def tone_by_outlet(
         _x="isValid(datum.ci_high) ? datum.ci_high : datum.mean_compound", _label="'n=' + datum.n"
     ).encode(x="_x:Q", text="_label:N")
     chart = alt.layer(zero, whiskers, dots, labels).properties(width=460, height=alt.Step(22))
-    notes = [SMALL_N_NOTE if data["small_n"].any() else None]
+    notes = [SMALL_N_NOTE if drawn["small_n"].any() else None, selection.note()]
     worst, best = overall.iloc[0], overall.iloc[-1]
     alt_text = (
-        f"Dot plot of the mean VADER tone of sentences for {len(order)} outlets, with 95% bootstrap "
+        f"Dot plot of the mean VADER tone of sentences for {selection.counted()}, with 95% "
         f"intervals, for all sentences and for the outlet's own voice (quotes and reported speech removed). "
         f"Most negative overall: {worst['outlet']} ({worst['mean_compound']:+.2f}, n={int(worst['n'])}); "
         f"most positive: {best['outlet']} ({best['mean_compound']:+.2f}, n={int(best['n'])})."
@@ -145,13 +155,19 @@ def tone_by_outlet(
 
 
 def tone_toward_actors(
-    sentiment_by: pd.DataFrame, evidence: pd.DataFrame | None, *, source: str, top: int = TOP_ACTORS
+    sentiment_by: pd.DataFrame,
+    evidence: pd.DataFrame | None,
+    *,
+    source: str,
+    articles: pd.DataFrame,
+    top: int = TOP_ACTORS,
 ) -> Figure | None:
     """Heatmap: mean tone of sentences mentioning each top actor, per outlet, n in each cell.
 
     Reads ``sentiment_by`` rows with ``level`` ``actor`` (to pick the ``top``
     actors with most sentences, ties by name) and ``outlet_actor`` (voice
-    ``all``), plus the outlet × actor rank-1 evidence sentences.
+    ``all``), plus the outlet × actor rank-1 evidence sentences. Rows are the
+    outlets with the most ``articles``; the figure's data holds every outlet.
     """
     actors = sentiment_by[(sentiment_by["level"] == "actor") & (sentiment_by["voice"] == "all")]
     if actors.empty:
@@ -165,7 +181,9 @@ def tone_toward_actors(
     data = rows[["outlet", "actor", "mean_compound", "ci_low", "ci_high", "n", "small_n"]].merge(
         _examples(evidence, "outlet_actor", ["outlet", "actor"]), on=["outlet", "actor"], how="left"
     ).sort_values(["outlet", "actor"]).reset_index(drop=True)
-    extent = max(0.1, round(float(data["mean_compound"].abs().max()) + 0.05, 1))
+    selection = select_outlets(articles, data["outlet"])
+    drawn = data[data["outlet"].isin(selection.shown)]
+    extent = max(0.1, round(float(drawn["mean_compound"].abs().max()) + 0.05, 1))
     x = alt.X("actor:N", sort=chosen, title=None, axis=alt.Axis(labelAngle=-35))
     y = alt.Y("outlet:N", sort="ascending", title=None)
     tooltip = _tooltip([
@@ -176,7 +194,7 @@ def tone_toward_actors(
         alt.Tooltip("ci_high:Q", title="95% interval to", format="+.2f"),
         alt.Tooltip("n:Q", title="n sentences"),
     ])
-    base = alt.Chart(data).encode(x=x, y=y)
+    base = alt.Chart(drawn).encode(x=x, y=y)
     cells = base.mark_rect(stroke="white", strokeWidth=1).encode(
         color=alt.Color(
             "mean_compound:Q",
@@ -189,10 +207,11 @@ def tone_toward_actors(
     )
     counts = base.mark_text(fontSize=11).encode(text="n:Q")
     chart = alt.layer(cells, counts).properties(width=alt.Step(48), height=alt.Step(30))
-    lowest = data.sort_values(["mean_compound", "outlet", "actor"]).iloc[0]
+    lowest = drawn.sort_values(["mean_compound", "outlet", "actor"]).iloc[0]
     alt_text = (
         f"Heatmap of the mean VADER tone of sentences mentioning each of the {len(chosen)} most-mentioned "
-        f"actors, per outlet, with the number of sentences in each cell. Darkest pairing: "
+        f"actors, {f'for {selection.counted()}' if selection.hidden else 'per outlet'}, with the number of "
+        f"sentences in each cell. Darkest pairing: "
         f"{lowest['outlet']} on {lowest['actor']} ({lowest['mean_compound']:+.2f}, n={int(lowest['n'])})."
     )
     return Figure(
@@ -202,7 +221,7 @@ def tone_toward_actors(
             title="Tone around the main actors, by outlet",
             subtitle="Mean tone of sentences that mention the actor (not sentiment aimed at them); number = sentences",
             source=source,
-            notes=[SMALL_N_NOTE if data["small_n"].any() else None],
+            notes=[SMALL_N_NOTE if drawn["small_n"].any() else None, selection.note()],
         ),
         data=data,
         alt_text=alt_text,
@@ -210,20 +229,30 @@ def tone_toward_actors(
 
 
 def tone_distribution(
-    distribution: pd.DataFrame, sentiment_by: pd.DataFrame, *, outlets: list[str], source: str
+    distribution: pd.DataFrame,
+    sentiment_by: pd.DataFrame,
+    *,
+    outlets: list[str],
+    source: str,
+    articles: pd.DataFrame,
 ) -> Figure | None:
     """Small-multiple histograms of sentence tone, one panel per outlet (share of its sentences).
 
     Reads ``sentiment_distribution`` (``bin_low``, ``bin_high``, ``n``,
-    ``share``, ``outlet_n`` and the example sentence per bin) and the outlet
-    ``small_n`` flag from ``sentiment_by`` (voice ``all``).
+    ``share``, ``outlet_n`` and the example sentence per bin: already binned, so
+    the chart embeds 20 rows per outlet whatever the corpus size) and the outlet
+    ``small_n`` flag from ``sentiment_by`` (voice ``all``). Panels are drawn for
+    the ``MAX_OUTLET_PANELS`` outlets with the most ``articles``; the figure's
+    data holds every outlet.
     """
     if distribution is None or distribution.empty:
         return None
     flags = sentiment_by[(sentiment_by["level"] == "outlet") & (sentiment_by["voice"] == "all")]
     data = distribution.merge(flags[["outlet", "small_n"]], on="outlet", how="left")
     data["small_n"] = data["small_n"].fillna(True).astype(bool)
-    bars = alt.Chart(data).mark_bar().encode(
+    selection = select_outlets(articles, data["outlet"], limit=MAX_OUTLET_PANELS)
+    drawn = data[data["outlet"].isin(selection.shown)]
+    bars = alt.Chart(drawn).mark_bar().encode(
         x=alt.X("bin_low:Q", bin="binned", title="Sentence tone (VADER compound)", scale=alt.Scale(domain=[-1, 1])),
         x2="bin_high:Q",
         y=alt.Y("share:Q", title=None, axis=alt.Axis(format="%", tickCount=3)),
@@ -242,9 +271,9 @@ def tone_distribution(
     ).properties(width=360, height=90)
     header = alt.Header(labelAngle=0, labelOrient="top", labelAnchor="start", labelAlign="left")
     chart = bars.facet(row=alt.Row("outlet:N", title=None, sort="ascending", header=header))
-    modes = data.sort_values(["outlet", "share", "bin_low"], ascending=[True, False, True]).drop_duplicates("outlet")
+    modes = drawn.sort_values(["outlet", "share", "bin_low"], ascending=[True, False, True]).drop_duplicates("outlet")
     alt_text = (
-        f"Histograms of VADER sentence tone for {data['outlet'].nunique()} outlets, as shares of each outlet's "
+        f"Histograms of VADER sentence tone for {selection.counted()}, as shares of each outlet's "
         f"sentences. Most common range per outlet: "
         + "; ".join(f"{r.outlet} {r.bin_low:+.1f} to {r.bin_high:+.1f} ({r.share:.0%})" for r in modes.itertuples())
         + "."
@@ -256,7 +285,7 @@ def tone_distribution(
             title="How sentence tone is spread, by outlet",
             subtitle="Share of each outlet's sentences per tone band; the band from 0 holds neutral sentences",
             source=source,
-            notes=[SMALL_N_NOTE if data["small_n"].any() else None],
+            notes=[SMALL_N_NOTE if drawn["small_n"].any() else None, selection.note()],
         ),
         data=data,
         alt_text=alt_text,
@@ -276,8 +305,8 @@ def figures(tables: Mapping[str, pd.DataFrame]) -> list[Figure]:
     by = tables["sentiment_by"]
     evidence = tables.get("sentiment_evidence")
     candidates = [
-        tone_by_outlet(by, evidence, outlets=outlets, source=source),
-        tone_toward_actors(by, evidence, source=source),
-        tone_distribution(tables.get("sentiment_distribution"), by, outlets=outlets, source=source),
+        tone_by_outlet(by, evidence, outlets=outlets, source=source, articles=articles),
+        tone_toward_actors(by, evidence, source=source, articles=articles),
+        tone_distribution(tables.get("sentiment_distribution"), by, outlets=outlets, source=source, articles=articles),
     ]
     return [fig for fig in candidates if fig is not None]
