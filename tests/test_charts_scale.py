@@ -9,7 +9,7 @@ import pytest
 import vl_convert
 
 from toolkit import sentiment
-from toolkit.charts import core, corpus, framing, tone
+from toolkit.charts import core, corpus, framing, tone, topics
 from toolkit.export import chart_spec, export
 
 
@@ -135,3 +135,19 @@ def test_outlet_count_never_changes_how_many_outlets_a_chart_draws_beyond_the_ca
     selection = core.select_outlets(articles)
     assert len(selection.shown) == min(n_outlets, core.MAX_OUTLETS)
     assert len(selection.shown) + len(selection.hidden) == n_outlets
+
+
+def test_topic_heatmap_draws_the_top_outlets_and_keeps_all_in_the_data():
+    articles = many_outlet_articles(23)
+    outlets = sorted(articles["outlet"].unique())
+    info = pd.DataFrame({"topic": [0, 1], "topic_label": ["talks, ceasefire", "energy, gas"],
+                         "top_terms": ["talks, ceasefire", "energy, gas"], "size": [30, 20], "articles": [9, 7],
+                         "outlets": [23, 23], "single_outlet": [False, False], "doc_id": ["o00-a0", "o01-a0"],
+                         "para_id": [0, 0], "example": ["Talks resumed.", "Gas prices rose."]})
+    shares = pd.DataFrame([(t, label, o, 1, 1, 2, 0.5, 0.1, 0.9, False) for t, label in enumerate(info["topic_label"])
+                           for o in outlets], columns=["topic", "topic_label", "outlet", "paragraphs", "articles", "n",
+                                                       "share", "ci_low", "ci_high", "single_outlet"])
+    fig = topics.heatmap_figure(info, shares, "Source: test", articles=articles)
+    s = spec(fig.chart)
+    assert drawn_outlets(s) == {f"o{i:02d}" for i in range(3, 23)} and len(fig.data) == 46
+    assert "Not shown (fewer articles): o02, o01, o00; their figures are in the CSV file." in footer(s)

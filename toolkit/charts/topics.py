@@ -16,10 +16,12 @@ import pandas as pd
 from toolkit.charts.core import (
     DEFAULT_MIN_N,
     FADED_OPACITY,
+    MAX_OUTLETS,
     SEQUENTIAL_SCHEME,
     Figure,
     bar_chart,
     finish,
+    select_outlets,
     small_n_note,
     source_line,
 )
@@ -45,8 +47,14 @@ def _source(assigned: pd.DataFrame) -> str:
     return source_line(assigned["doc_id"].nunique(), assigned["outlet"].nunique())
 
 
-def heatmap_figure(info: pd.DataFrame, outlets: pd.DataFrame, source: str, *, min_n: int = DEFAULT_MIN_N) -> Figure:
-    """Share of each outlet's paragraphs in each topic; columns labelled with the outlet's n."""
+def heatmap_figure(info: pd.DataFrame, outlets: pd.DataFrame, source: str, *, articles: pd.DataFrame | None = None,
+                   min_n: int = DEFAULT_MIN_N, max_outlets: int = MAX_OUTLETS) -> Figure:
+    """Share of each outlet's paragraphs in each topic; columns labelled with the outlet's n.
+
+    With more than ``max_outlets`` outlets, the columns are the outlets with the most
+    ``articles`` (:func:`~toolkit.charts.core.select_outlets`) and a footnote says what is left
+    out; the figure's data (the CSV) holds every outlet.
+    """
     examples = info.set_index("topic")["example"].map(_short)
     data = outlets.assign(
         outlet_n=outlets["outlet"] + " (n=" + outlets["n"].astype(str) + ")",
@@ -54,8 +62,11 @@ def heatmap_figure(info: pd.DataFrame, outlets: pd.DataFrame, source: str, *, mi
         only_outlet=outlets["single_outlet"].map({True: "yes", False: "no"}),
     )
     order = _topic_order(info)
-    columns = data.drop_duplicates("outlet").sort_values("outlet")["outlet_n"].tolist()
-    base = alt.Chart(data).encode(
+    selection = select_outlets(articles if articles is not None else data.drop_duplicates("outlet"),
+                               data["outlet"], limit=max_outlets)
+    drawn = data[data["outlet"].isin(selection.shown)]
+    columns = drawn.drop_duplicates("outlet").sort_values("outlet")["outlet_n"].tolist()
+    base = alt.Chart(drawn).encode(
         x=alt.X("outlet_n:N", sort=columns, title=None, axis=alt.Axis(labelAngle=-30, orient="top")),
         y=alt.Y("topic_label:N", sort=order, title=None),
     )
@@ -79,13 +90,13 @@ def heatmap_figure(info: pd.DataFrame, outlets: pd.DataFrame, source: str, *, mi
         opacity=faded,
     )
     chart = alt.layer(cells, labels).properties(width=alt.Step(90), height=alt.Step(30))
-    top = data.loc[data["share"].idxmax()]
-    alt_text = (f"Heatmap of the share of each outlet's paragraphs in each of {len(order)} topics. "
-                f"The largest share is {top['share']:.0%} of {top['outlet']}'s {top['n']} paragraphs, "
-                f"on the topic \"{top['topic_label']}\".")
+    top = drawn.loc[drawn["share"].idxmax()]
+    alt_text = (f"Heatmap of the share of each outlet's paragraphs in each of {len(order)} topics, for "
+                f"{selection.counted()}. The largest share is {top['share']:.0%} of {top['outlet']}'s "
+                f"{top['n']} paragraphs, on the topic \"{top['topic_label']}\".")
     chart = finish(chart, title="What each outlet writes about",
                    subtitle="Share of each outlet's paragraphs per topic (n = paragraphs modelled)",
-                   source=source, notes=[small_n_note(data, "n", min_n, "paragraphs")])
+                   source=source, notes=[small_n_note(drawn, "n", min_n, "paragraphs"), selection.note()])
     return Figure(name="topics-by-outlet", chart=chart, data=data, alt_text=alt_text)
 
 
@@ -136,5 +147,5 @@ def figures(tables: Mapping[str, pd.DataFrame]) -> list[Figure]:
     if any(t is None or t.empty for t in (info, outlets, assigned)) or not (info["topic"] >= 0).any():
         return []
     source = _source(assigned)
-    return [heatmap_figure(info, outlets, source), sizes_figure(info, source),
+    return [heatmap_figure(info, outlets, source, articles=tables.get("articles")), sizes_figure(info, source),
             terms_figure(info, source)]
