@@ -201,5 +201,5 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
         out["attribution"] = attribute_sentences(sentences, tables.get("mentions"))
     out["attribution_by_outlet"] = attribution_by_outlet(out["attribution"], articles, sentences)
     if "derived_from" in articles:
-        out["rewrite_changes"] = rewrite_changes(articles, sentences)
+        out["rewrite_changes"] = rewrite_changes(articles, sentences, diff=tables.get("rewrite_diff"))
     return out

@@ -40,7 +40,8 @@ def word_changes(before: str, after: str, *, max_words: int = 3) -> list[tuple[s
     return out
 
 
-def rewrite_changes(articles: pd.DataFrame, sentences: pd.DataFrame, *, max_words: int = 3) -> pd.DataFrame:
+def rewrite_changes(articles: pd.DataFrame, sentences: pd.DataFrame, *, max_words: int = 3,
+                    diff: pd.DataFrame | None = None) -> pd.DataFrame:
     """Added and dropped sentences and short word changes of every rewrite against its source.
 
     Inputs: ``articles`` (doc_id, derived_from) and ``sentences`` (doc_id, sent_id, text).
@@ -49,15 +50,20 @@ def rewrite_changes(articles: pd.DataFrame, sentences: pd.DataFrame, *, max_word
     after (the sentence, or the words before and after the edit), source_sent_id,
     derived_sent_id (-1 where there is none), similarity (of the aligned sentences), source_text,
     derived_text. Ordered by article, then as :func:`toolkit.dedup.align_sentences` orders
-    sentences, then edit position.
+    sentences, then edit position. ``diff``: the corpus's ``rewrite_diff`` table
+    (:func:`toolkit.dedup.rewrite_diff`, the same alignment); pairs found there are not
+    aligned again.
     """
     rows = []
     pairs = articles.loc[articles["derived_from"].notna(), ["doc_id", "derived_from"]].sort_values("doc_id")
     involved = sentences[sentences["doc_id"].isin(set(pairs["doc_id"]) | set(pairs["derived_from"]))]
     by_doc = {k: g.sort_values("sent_id") for k, g in involved.groupby("doc_id", sort=False)}
     empty = sentences.iloc[0:0]
+    known = {k: g for k, g in diff.groupby(["doc_id", "source_doc_id"], sort=False)} if diff is not None and len(diff) else {}
     for doc_id, source_id in pairs.itertuples(index=False):
-        aligned = align_sentences(by_doc.get(source_id, empty), by_doc.get(doc_id, empty))
+        aligned = known.get((doc_id, source_id))
+        if aligned is None:
+            aligned = align_sentences(by_doc.get(source_id, empty), by_doc.get(doc_id, empty))
         for r in aligned.itertuples(index=False):
             src = -1 if pd.isna(r.source_sent_id) else int(r.source_sent_id)
             der = -1 if pd.isna(r.derived_sent_id) else int(r.derived_sent_id)
