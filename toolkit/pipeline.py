@@ -18,6 +18,7 @@ instead of recomputing.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from .corpus import (
 )
 from .dedup import PairCache, derivations_from, evaluate_pairs, mark_derivations, rewrite_diff, signatures
 from .engine import Engine, map_documents
+from .models import BACKEND_ENV
 from .report import outlet_summary, removal_reasons, removed_by_reason
 from .segment import split_sentences
 from .store import StageStore, files_fingerprint, fingerprint, read_table, write_table
@@ -308,7 +310,8 @@ def analyze(
         if store:
             store.put("corpus", key, tables)
     tables = dict(tables)
-    data_files = files_fingerprint(sorted(data_dir.glob("*.yml")))
+    # the reporter's data files and the chosen embedding backend change what the analyses compute
+    data_files = fingerprint(files_fingerprint(sorted(data_dir.glob("*.yml"))), os.environ.get(BACKEND_ENV, ""))
     for name, module_name in ANALYSES:
         if name not in wanted:
             continue

@@ -481,11 +481,13 @@ def _assigner(texts: Sequence[str], topics: np.ndarray, stop_words: Sequence[str
 
 
 def _fit_signature(config: TopicConfig) -> str:
-    """What besides the sample a stored ``sampled`` fit depends on (settings, this module's code)."""
+    """What besides the sample a stored ``sampled`` fit depends on (settings, embedding backend,
+    this module's code)."""
     from toolkit.store import fingerprint
 
     fields = {k: v for k, v in vars(config).items() if k not in {"reuse_overlap", "batch_size"}}
-    return fingerprint(sorted(fields.items(), key=lambda kv: kv[0]), Path(__file__).read_bytes())
+    backend = models.resolve_backend() if config.embedding != "tfidf" else "tfidf"
+    return fingerprint(sorted(fields.items(), key=lambda kv: kv[0]), backend, Path(__file__).read_bytes())
 
 
 def _load_fit(folder: Path | None, signature: str) -> dict[str, Any] | None:
@@ -663,7 +665,7 @@ def _embedder(config: TopicConfig, texts: list[str]) -> tuple[Any, str]:
             warnings.warn("torch / sentence-transformers unavailable: topics use the TF-IDF + SVD "
                           "fallback embedding (lexical; expect coarser topics).", RuntimeWarning, stacklevel=3)
         return models.fallback_embedder(texts, random_state=config.seed), "tfidf-svd"
-    return models.embedding_model(), models.DEFAULT_MODEL_ID
+    return models.packaged_embedder()
 
 
 def run(tables: Mapping[str, pd.DataFrame], *, cache_dir: Path | str | None = None,
