@@ -282,6 +282,24 @@ def test_comentions_paragraph_level_counts_units_and_sentences_behind() -> None:
     assert x["evidence"].tolist() == ["a:0;a:1;b:0", "a:2;b:0", "b:0"]
 
 
+def test_paragraph_evidence_keeps_the_first_sentences_in_reading_order() -> None:
+    mentions, sentences, articles = tiny_tables()
+    out = A.comention_table(mentions, sentences, articles, levels=("paragraph",), max_evidence=2)
+    x = out[out["outlet"] == "X"].set_index(["actor_a", "actor_b"])
+    assert x.loc[("A", "B"), "evidence"] == "a:0;a:1" and x.loc[("A", "B"), "sentences"] == 3
+    assert x.loc[("A", "B"), "evidence_text"] == "A and B."
+
+
+def test_sorted_rows_packs_or_lexsorts_to_the_same_distinct_rows() -> None:
+    first, second = [3, 1, 3, 0, 1], [2, 5, 2, 7, 4]
+    columns = [pd.Series(first).to_numpy(), pd.Series(second).to_numpy()]
+    packed, packed_counts = A._sorted_rows(columns, [4, 8])
+    lexsorted, lexsorted_counts = A._sorted_rows(columns, [2**40, 2**40])
+    for rows, counts in ((packed, packed_counts), (lexsorted, lexsorted_counts)):
+        assert [r.tolist() for r in rows] == [[0, 1, 1, 3], [7, 4, 5, 2]]
+        assert counts.tolist() == [1, 1, 1, 2]
+
+
 def test_prominence_shares_with_wilson_interval() -> None:
     mentions, sentences, articles = tiny_tables()
     out = A.actor_prominence(mentions, sentences, articles)
@@ -356,6 +374,29 @@ def test_run_on_made_up_articles_offsets_and_tables() -> None:
     merges = out["actor_merges"].set_index("surface")
     assert merges.loc["Kremlin", "method"] == "metonym" and merges.loc["Zelenskyy", "actor"] == "Volodymyr Zelensky"
     assert {"Alpha", "Beta", "ALL"} == set(out["actor_prominence"]["outlet"])
+
+
+def test_ner_units_join_a_paragraphs_sentences_keeping_offsets() -> None:
+    sentences = pd.DataFrame([("d", 0, 0, 0, "One."), ("d", 0, 1, 6, "Two."), ("d", 1, 2, 12, "Three."),
+                              ("e", 0, 0, 0, "Four.")], columns=["doc_id", "para_id", "sent_id", "start", "text"])
+    texts, units = A.ner_units(sentences)
+    assert texts == ["One.  Two.", "Three.", "Four."] and units.tolist() == [0, 0, 1, 2]
+    texts, units = A.ner_units(sentences, "sentence")
+    assert texts == ["One.", "Two.", "Three.", "Four."] and units.tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="overlap"):
+        A.ner_units(sentences.assign(start=[0, 2, 12, 0]))
+
+
+def test_paragraph_ner_maps_spans_to_their_sentence_and_keeps_split_names_whole() -> None:
+    tables = sentence_tables({"d": ("Alpha", [["Talks went on.", "He met Jean"], ["Dupont and Putin spoke.",
+                                                                                  "They left."]])})
+    sentences = tables["sentences"]
+    sentences.loc[2, ["para_id", "start", "end"]] = [0, sentences.loc[1, "end"] + 1, sentences.loc[1, "end"] + 24]
+    text = sentences.loc[0, "text"] + " " + sentences.loc[1, "text"] + " " + sentences.loc[2, "text"]
+    got = A.extract_entities(sentences.iloc[:3], patterns=(("PERSON", "Jean Dupont"),))
+    assert got[["sent_id", "surface", "start", "end", "preceding"]].values.tolist() == [
+        [1, "Jean Dupont", 22, 33, "met"], [2, "Putin", 38, 43, "and"]]
+    assert all(text[s:e] == surface for s, e, surface in got[["start", "end", "surface"]].itertuples(index=False))
 
 
 def test_parallel_extraction_equals_serial() -> None:
