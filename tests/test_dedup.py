@@ -101,4 +101,4 @@ def test_adding_an_article_reuses_known_pairs_and_equals_a_fresh_search():
     assert candidate_pairs(articles, only=["d"]) == [p for p in candidate_pairs(articles) if "d" in p]
     assert derivations_from(after.evaluations)["doc_id"].tolist() == ["b", "d"]
     marked = mark_derivations(articles, derivations_from(after.evaluations))
-    pd.testing.assert_frame_equal(rewrite_diff(sents, marked, alignments=after.alignments), rewrite_diff(sents, marked))
+    pd.testing.assert_frame_equal(rewrite_diff(sents, marked, pairs=after), rewrite_diff(sents, marked))

@@ -483,24 +483,25 @@ def mark_derivations(articles: pd.DataFrame, derivations: pd.DataFrame) -> pd.Da
 
 
 def rewrite_diff(sentences: pd.DataFrame, articles: pd.DataFrame, *, config: DedupConfig = DedupConfig(),
-                 alignments: pd.DataFrame | None = None) -> pd.DataFrame:
+                 pairs: PairCache | None = None) -> pd.DataFrame:
     """The sentence-level diff of every rewrite against its source.
 
     Returns :func:`align_sentences` rows for each article with ``derived_from``, with
     ``doc_id`` (the derived article) and ``source_doc_id`` columns in front.
-    ``alignments``: the second table of :func:`evaluate_pairs`; a pair found there (by
-    both articles' :func:`pair_content_keys`) is not aligned again.
+    ``pairs``: what :func:`evaluate_pairs` returned for these articles; a (source, derived)
+    pair aligned there is taken from its ``alignments``, not aligned again.
     """
     parts = []
     derived = articles[articles["derived_from"].notna()].sort_values("doc_id")
     if derived.empty:
         return pd.DataFrame(columns=["doc_id", "source_doc_id", *ALIGN_COLUMNS])
     side = _sides(sentences[sentences["doc_id"].isin(set(derived["doc_id"]) | set(derived["derived_from"]))])
-    known = {k: g for k, g in alignments.groupby("pair_key", sort=False)} if alignments is not None and len(alignments) else {}
-    keys = pair_content_keys(articles, sentences, config=config) if known else {}
+    known: dict[tuple[str, str], pd.DataFrame] = {}
+    if pairs is not None and len(pairs.alignments):
+        pair_of = pairs.evaluations.set_index("pair_key")[["source", "derived"]]
+        known = {tuple(pair_of.loc[key]): group for key, group in pairs.alignments.groupby("pair_key", sort=False)}
     for row in derived.itertuples():
-        pair = (keys.get(row.derived_from, "") + keys.get(row.doc_id, ""), keys.get(row.doc_id, "") + keys.get(row.derived_from, ""))
-        found = next((known[k] for k in pair if k in known), None)
+        found = known.get((row.derived_from, row.doc_id))
         if found is not None:
             aligned = found.drop(columns=["pair_key"]).reset_index(drop=True).astype(
                 {"source_sent_id": "Int64", "derived_sent_id": "Int64", "similarity": "float64"})

@@ -203,7 +203,7 @@ def corpus_tables(
         "paragraphs": paragraphs,
         "sentences": sentences,
         "derivations": derivations,
-        "rewrite_diff": rewrite_diff(sentences, articles, alignments=pairs.alignments),
+        "rewrite_diff": rewrite_diff(sentences, articles, pairs=pairs),
     }
 
 
