@@ -263,3 +263,18 @@ def test_sampled_refits_when_the_sample_changes_materially(tmp_path):
     out = run_tfidf(changed, cache_dir=tmp_path, **options)
     assert "reused" not in out["topic_run"].at[0, "clustering"]
     assert len(out["topics"]) == 12
+
+
+def test_umap_gets_exact_neighbours_where_it_would_build_an_nndescent_index():
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(topics.UMAP_EXACT_BELOW, 8)).astype(np.float32)
+    model, _ = topics._build_model("large", len(embeddings), None, None, [], topics.TopicConfig(), embeddings)
+    indices, distances, index = model.umap_model.precomputed_knn
+    assert indices.shape == distances.shape == (len(embeddings), 15) and index is None
+    assert (indices[:, 0] == np.arange(len(embeddings))).all() and np.allclose(distances[:, 0], 0, atol=1e-6)
+    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    exact = np.argsort(-(unit[:50] @ unit.T), axis=1, kind="stable")[:, :15]
+    assert (indices[:50] == exact).all()
+    smaller = embeddings[: topics.UMAP_EXACT_BELOW - 1]
+    model, _ = topics._build_model("large", len(smaller), None, None, [], topics.TopicConfig(), smaller)
+    assert model.umap_model.precomputed_knn == (None, None, None)

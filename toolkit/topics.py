@@ -77,6 +77,11 @@ AllSides paragraphs, same clusters): unigrams only, ``reduce_frequent_words``, B
 their combinations moved NPMI on 2,225 held-out articles by -0.004..+0.003 around 0.099, so the
 default c-TF-IDF stays; dropping numbers changed no NPMI figure.
 
+UMAP's nearest neighbours are exact (cosine, brute force) up to :data:`EXACT_NEIGHBOURS_MAX` units:
+UMAP itself is exact below 4,096 points, and above that its NNDescent index spent about 35 s per
+process compiling numba code, so the 5,000-paragraph sample took 43 s in UMAP with NNDescent and
+9 s with exact neighbours computed in 1 s (measured by ``benchmarks/topics_bench.py``).
+
 Determinism: the KMeans, UMAP and KeyBERTInspired seeds are fixed (``TopicConfig.seed``); seeded
 UMAP runs single-threaded (``benchmarks/topics_bench.py`` measures the cost). Topics are renumbered
 by size (largest = 0), ties broken by first appearance in reading order. In the ``sampled`` class
@@ -121,6 +126,10 @@ TERM_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
 numbers such as "19" or "000" are never terms)."""
 
 UNASSIGNED = -1
+UMAP_EXACT_BELOW = 4096
+"""UMAP computes exact nearest neighbours itself below this many points (umap-learn's threshold)."""
+EXACT_NEIGHBOURS_MAX = 20_000
+"""Largest number of units whose UMAP nearest neighbours are computed exactly (see the module text)."""
 """Topic id of paragraphs no topic holds (BERTopic's outlier topic)."""
 
 UNASSIGNED_LABEL = "(unassigned)"
@@ -345,9 +354,21 @@ def _label(words: Sequence[str], n_words: int) -> str:
     return ", ".join(chosen)
 
 
+def exact_neighbours(embeddings: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray, None]:
+    """UMAP's ``precomputed_knn`` for ``embeddings``: the exact ``n_neighbors`` nearest rows by
+    cosine distance (each row first, at distance 0), with no search index (so the reducer cannot
+    ``transform`` new data; BERTopic only calls ``fit_transform``)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    search = NearestNeighbors(n_neighbors=n_neighbors, metric="cosine", algorithm="brute").fit(embeddings)
+    distances, indices = search.kneighbors(embeddings)
+    return indices, distances.astype(np.float32), None
+
+
 def _build_model(cls: str, n: int, k: int | None, embedder: Any, stop_words: list[str],
-                 config: TopicConfig) -> tuple[Any, dict[str, Any]]:
-    """A configured, unfitted BERTopic (c-TF-IDF representation only) and its settings."""
+                 config: TopicConfig, embeddings: np.ndarray) -> tuple[Any, dict[str, Any]]:
+    """A configured, unfitted BERTopic (c-TF-IDF representation only) and its settings;
+    ``embeddings`` are those the model will be fitted on (for UMAP's exact neighbours)."""
     from bertopic import BERTopic
     from bertopic.dimensionality import BaseDimensionalityReduction
 
@@ -360,7 +381,9 @@ def _build_model(cls: str, n: int, k: int | None, embedder: Any, stop_words: lis
         from umap import UMAP
 
         umap_kw, hdb_kw = _umap_settings(n, cls, config), _hdbscan_settings(n, cls, config)
-        reducer, clusterer = UMAP(**umap_kw), HDBSCAN(**hdb_kw)
+        exact = UMAP_EXACT_BELOW <= n <= EXACT_NEIGHBOURS_MAX  # below, UMAP is exact by itself
+        knn = exact_neighbours(embeddings, umap_kw["n_neighbors"]) if exact else (None,) * 3
+        reducer, clusterer = UMAP(**umap_kw, precomputed_knn=knn), HDBSCAN(**hdb_kw)
         settings = {
             "reduction": "UMAP(n_neighbors={n_neighbors}, n_components={n_components}, "
                          "n_epochs={n_epochs})".format(**umap_kw),
@@ -401,14 +424,16 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any,
     if cls == "none":
         raise ValueError(f"fit_topics needs at least 2 texts, got {n}")
     k = (config.n_topics or choose_k(embeddings, k_max=config.k_max, seed=config.seed)) if cls == "tiny" else None
-    model, settings = _build_model(cls, n, min(k, n) if k else None, embedder, list(stop_words), config)
-    topics, probs = model.fit_transform(texts, embeddings=embeddings)
+    model, settings = _build_model(cls, n, min(k, n) if k else None, embedder, list(stop_words), config, embeddings)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+        topics, probs = model.fit_transform(texts, embeddings=embeddings)
     topics = np.asarray(topics)
     found = int((topics == UNASSIGNED).sum())
     if cls != "tiny" and found == n:
         log.info("HDBSCAN found no cluster in %d units; using KMeans instead", n)
         k = config.n_topics or choose_k(embeddings, k_max=config.k_max, seed=config.seed)
-        model, settings = _build_model("tiny", n, min(k, n), embedder, list(stop_words), config)
+        model, settings = _build_model("tiny", n, min(k, n), embedder, list(stop_words), config, embeddings)
         settings["clustering"] += " (HDBSCAN found no cluster)"
         topics, probs = model.fit_transform(texts, embeddings=embeddings)
         topics, found = np.asarray(topics), 0
