@@ -300,6 +300,89 @@ def test_sorted_rows_packs_or_lexsorts_to_the_same_distinct_rows() -> None:
         assert counts.tolist() == [1, 1, 1, 2]
 
 
+def test_comentions_reject_an_unknown_level() -> None:
+    mentions, sentences, articles = tiny_tables()
+    with pytest.raises(ValueError, match="levels must be among sentence, paragraph"):
+        A.comention_table(mentions, sentences, articles, levels=("article",))
+
+
+def test_comentions_all_rows_of_a_pair_seen_in_one_outlet_repeat_its_evidence() -> None:
+    mentions, sentences, articles = tiny_tables()
+    out = A.comention_table(mentions, sentences, articles)
+    rows = out.set_index(["level", "outlet", "actor_a", "actor_b"])
+    # B and C: only outlet X (a:2 and b:0); A and C: X (b:0) and Y (c:0).
+    for level in ("sentence", "paragraph"):
+        assert rows.loc[(level, "ALL", "B", "C"), "evidence"] == rows.loc[(level, "X", "B", "C"), "evidence"]
+    assert rows.loc[("sentence", "ALL", "A", "C"), "evidence"] == "b:0;c:0"
+    assert rows.loc[("sentence", "ALL", "A", "C"), "evidence_text"] == "A, B and C."
+
+
+def test_unions_of_two_sorted_runs_keep_the_first_distinct_values() -> None:
+    values = pd.Series([3, 7, 3, 5, 7, 9, 1, 2, 4, 6, 8]).to_numpy()
+    # i=0: [3] and [7]; i=1: [3] and [3]; i=2: [5, 7, 9] and [7]; i=3: [1, 2] and [4, 6, 8]
+    lo_a, n_a = pd.Series([0, 0, 3, 6]).to_numpy(), pd.Series([1, 1, 3, 2]).to_numpy()
+    lo_b, n_b = pd.Series([1, 2, 4, 8]).to_numpy(), pd.Series([1, 1, 1, 3]).to_numpy()
+    sizes, start, count, out = A._unions(lo_a, n_a, lo_b, n_b, values, limit=4)
+    assert sizes.tolist() == [2, 1, 3, 5]
+    assert [out[s:s + c].tolist() for s, c in zip(start, count)] == [[3, 7], [3], [5, 7, 9], [1, 2, 4, 6]]
+    sizes, start, count, out = A._unions(lo_a, n_a, lo_b, n_b, values, limit=1)
+    assert sizes.tolist() == [2, 1, 3, 5] and out.tolist() == [3, 3, 5, 1] and count.tolist() == [1, 1, 1, 1]
+
+
+def test_join_runs_joins_the_texts_of_each_run_in_order() -> None:
+    texts = pd.Series(["a", "b", "c", "d"], dtype=object).to_numpy()
+    codes = pd.Series([2, 0, 1, 3, 3, 1, 0]).to_numpy()
+    new = pd.Series([True, True, False, True, False, False, True]).to_numpy()
+    assert A._join_runs(texts, codes, new, ";").tolist() == ["c", "a;b", "d;d;b", "a"]
+
+
+def test_sorted_codes_number_values_in_sorted_order_with_or_without_runs() -> None:
+    for values in (["b", "b", "a", "a", "a", "c"], ["c", "a", "b", "a", "c", "b"]):
+        codes, names = A._sorted_codes(values)
+        assert names.tolist() == ["a", "b", "c"] and names[codes].tolist() == values
+
+
+def test_similar_pairs_equal_a_brute_force_search() -> None:
+    from rapidfuzz import fuzz
+
+    strings = ["zelensky", "zelenskyy", "zelenskiy", "zelenskyi", "zeleny", "zelensky", "putin", "putins",
+               "zelenskyy", "quincy institute", "quincy institutes", "quincy inst", "zelenski"]
+    groups = ["person"] * 9 + ["organization", "organization", "organization", None]
+    asking = pd.Series([False, False, True, True, True, True, True, True, True, False, True, True, True]).to_numpy()
+    asker, other, ratio = A._similar_pairs(strings, groups, asking, 90.0)
+    expected = sorted((i, j, fuzz.ratio(a, b)) for i, a in enumerate(strings) for j, b in enumerate(strings)
+                      if i != j and asking[i] and groups[i] is not None and groups[i] == groups[j] and a[0] == b[0]
+                      and min(len(a), len(b)) >= A.FUZZY_MIN_LENGTH and fuzz.ratio(a, b) >= 90.0)
+    assert list(zip(asker.tolist(), other.tolist(), ratio.tolist())) == expected
+    assert (5, 0, 100.0) in expected and (8, 1, 100.0) in expected
+
+
+def test_fuzzy_ties_go_to_the_table_then_to_the_spelling_taken_first(table: A.ActorTable) -> None:
+    ents = entities(
+        ("a", 0, "PERSON", "Smiths", 0), ("a", 1, "PERSON", "Smiths", 20), ("a", 2, "PERSON", "Smiths", 40),
+        ("a", 3, "PERSON", "Smitth", 60), ("a", 4, "PERSON", "Smitth", 80), ("a", 5, "PERSON", "Smith", 100),
+        ("b", 0, "PERSON", "Zlenskyz", 0), ("b", 1, "PERSON", "Zlenskyz", 20), ("b", 2, "PERSON", "Zelenskyz", 40),
+    )
+    out = A.resolve_entities(ents, table)
+    # "smith" is 90.9 similar to both "smiths" (taken first, more frequent) and "smitth";
+    # "zelenskyz" is 94.1 similar to both the table's "zelensky" and the open "zlenskyz".
+    assert resolved_pairs(out) == [("Smiths", "Smiths", "ner")] * 3 + [("Smitth", "Smitth", "ner")] * 2 + [
+        ("Smith", "Smiths", "fuzzy"), ("Zlenskyz", "Zlenskyz", "ner"), ("Zlenskyz", "Zlenskyz", "ner"),
+        ("Zelenskyz", "Volodymyr Zelensky", "fuzzy")]
+    assert out["score"].round(1).tolist()[5::3] == [90.9, 94.1]
+
+
+@pytest.mark.parametrize("surface", [
+    "the the Kremlin's", "X's's", "(the Kremlin)", "Mr. Putin's", "President Mr. Putin", "the Prime Minister",
+    "THE  U.S.'", "Erdoğan’s", "Kim Jong–un", "Secretary-General Guterres",
+])
+def test_surface_forms_equal_the_public_normalisation(table: A.ActorTable, surface: str) -> None:
+    clean = A.clean_surface(surface)
+    stripped = A.strip_titles(clean, table.titles)
+    expected = (clean, A.name_key(clean), stripped, A.name_key(stripped))
+    assert A._surface_forms(surface, A._title_lookup(table.titles)) == expected
+
+
 def test_prominence_shares_with_wilson_interval() -> None:
     mentions, sentences, articles = tiny_tables()
     out = A.actor_prominence(mentions, sentences, articles)

@@ -84,6 +84,9 @@ PARALLEL_MIN_SENTENCES = 20_000
 MAX_EVIDENCE = 5
 """Evidence sentence keys kept per co-mention pair."""
 
+COMENTION_LEVELS: tuple[str, ...] = ("sentence", "paragraph")
+"""Units co-mentions are counted in (``comentions.level``)."""
+
 YAML_KEYS = frozenset({"actors", "exclude", "titles"})
 ACTOR_KEYS = frozenset({"name", "type", "aliases", "demonyms", "metonyms", "capitals", "country", "note"})
 LIST_KEYS = ("aliases", "demonyms", "metonyms", "capitals")
@@ -93,6 +96,10 @@ MENTION_COLUMNS = [
     "doc_id", "sent_id", "actor", "actor_type", "surface", "start", "end",
     "para_id", "label", "method", "score", "via_norp", "via_metonym",
 ]
+MENTION_DTYPES: Mapping[str, Any] = {
+    "sent_id": np.dtype("int64"), "para_id": np.dtype("int64"), "start": np.dtype("int64"), "end": np.dtype("int64"),
+    "score": np.dtype("float64"), "via_norp": np.dtype(bool), "via_metonym": np.dtype(bool),
+}
 COMENTION_COLUMNS = [
     "actor_a", "actor_b", "outlet", "level", "sentences", "articles", "units", "units_a",
     "units_b", "n_units", "pmi", "jaccard", "evidence", "evidence_text",
@@ -273,16 +280,23 @@ def _preceding_word(prefix: str) -> str:
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 _DASHES_RE = re.compile(r"[\u2010-\u2015\-]+")
+_LEADING_THE = ("the ", "The ", "THE ")
 
 
 def clean_surface(surface: str) -> str:
     """Span text as a display name: whitespace collapsed, leading "the" and possessive removed.
 
-    ``"the Kremlin's"`` → ``"Kremlin"``; ``"Reuters'"`` → ``"Reuters"``.
+    ``"the Kremlin's"`` → ``"Kremlin"``; ``"Reuters'"`` → ``"Reuters"``. (After collapsing,
+    the only whitespace left is single spaces, so plain prefix and suffix tests do what
+    the patterns ``^(the|The|THE)\\s+`` and ``'s$|(?<=s)'$`` would.)
     """
     text = " ".join(surface.translate(_APOSTROPHES).split())
-    text = re.sub(r"^(?:the|The|THE)\s+", "", text)
-    text = re.sub(r"'s$|(?<=s)'$", "", text)
+    if text.startswith(_LEADING_THE):
+        text = text[4:]
+    if text.endswith("'s"):
+        text = text[:-2]
+    elif text.endswith("s'"):
+        text = text[:-1]
     return text.strip(" ,;:\"()[]")
 
 
@@ -291,10 +305,17 @@ def name_key(text: str) -> str:
 
     ``"Erdoğan"`` → ``"erdogan"``; ``"U.S."`` → ``"us"``; ``"Kim Jong-un"`` → ``"kim jong un"``.
     """
-    text = clean_surface(text)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    text = _DASHES_RE.sub(" ", text.replace(".", ""))
+    return _fold(clean_surface(text))
+
+
+def _fold(text: str) -> str:
+    """:func:`name_key` of a text :func:`clean_surface` leaves as it is. (ASCII text, which
+    decomposition leaves as it is and whose only dash is "-", takes a shorter path.)"""
+    if text.isascii():
+        text = text.casefold().replace(".", "").replace("-", " ")
+    else:
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+        text = _DASHES_RE.sub(" ", text.casefold().replace(".", ""))
     return " ".join(text.split())
 
 
@@ -304,25 +325,34 @@ def strip_titles(text: str, titles: Sequence[str]) -> str:
     The longest title that makes up the first words of the text's key is removed first.
     Never returns an empty string: a span that is only a title is returned unchanged.
     """
-    known, most_words = _title_lookup(tuple(titles))
-    changed = True
-    while changed:
-        changed = False
-        words = name_key(text).split(" ")
+    return _strip_known_titles(text, name_key(text), _title_lookup(tuple(titles)))[0]
+
+
+def _strip_known_titles(text: str, key: str, titles: tuple[frozenset[str], int, frozenset[str]]) -> tuple[str, str]:
+    """:func:`strip_titles` of ``text`` whose :func:`name_key` is ``key`` (``titles``: see
+    :func:`_title_lookup`), and the key of the result."""
+    known, most_words, first_words = titles
+    while True:
+        words = key.split(" ")
+        if words[0] not in first_words:
+            return text, key
         for n in range(min(most_words, len(words) - 1), 0, -1):
             title = " ".join(words[:n])
             if title in known:
                 rest = " ".join(text.split()[len(_title_words(text, title)):])
-                if rest:
-                    text, changed = rest, True
+                if not rest:
+                    return text, key
                 break
-    return text
+        else:
+            return text, key
+        text, key = rest, name_key(rest)
 
 
 @lru_cache(maxsize=8)
-def _title_lookup(titles: tuple[str, ...]) -> tuple[frozenset[str], int]:
-    """The titles as a set, and the most words a title has."""
-    return frozenset(titles), max((len(t.split()) for t in titles), default=0)
+def _title_lookup(titles: tuple[str, ...]) -> tuple[frozenset[str], int, frozenset[str]]:
+    """The titles as a set, the most words a title has, and the first words of titles."""
+    return (frozenset(titles), max((len(t.split()) for t in titles), default=0),
+            frozenset(t.split(" ")[0] for t in titles))
 
 
 def _title_words(text: str, title: str) -> list[str]:
@@ -397,7 +427,7 @@ def load_actor_table(path: Path | str) -> ActorTable:
     """
     path = Path(path)
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -528,12 +558,18 @@ def _lookup(key: str, label: str, locative: bool, table: ActorTable, *, norp: bo
     return None
 
 
-def _surface_forms(surface: str, titles: Sequence[str]) -> tuple[str, str, str, str]:
-    """(display form, key, display form without leading titles, its key) of one span text."""
+def _surface_forms(surface: str, titles: tuple[frozenset[str], int, frozenset[str]]) -> tuple[str, str, str, str]:
+    """(display form, key, display form without leading titles, its key) of one span text
+    (``titles``: see :func:`_title_lookup`).
+
+    The key is :func:`name_key` of the display form; :func:`clean_surface` leaves a display
+    form as it is unless it still starts with "the " or ends with a possessive ("the the
+    X", "X's's"), so only those are cleaned a second time.
+    """
     clean = clean_surface(surface)
-    key = name_key(clean)
-    stripped = strip_titles(clean, titles)
-    return clean, key, stripped, key if stripped == clean else name_key(stripped)
+    again = clean.startswith(_LEADING_THE) or clean.endswith(("'s", "s'"))
+    key = _fold(clean_surface(clean) if again else clean)
+    return (clean, key, *_strip_known_titles(clean, key, titles))
 
 
 def _resolve_distinct(forms: tuple[str, str, str, str], label: str, locative: bool, table: ActorTable,
@@ -562,26 +598,37 @@ def _resolve_distinct(forms: tuple[str, str, str, str], label: str, locative: bo
     return clean, key, "open", None, None, None, False, False
 
 
-def _table_pass(entities: pd.DataFrame, table: ActorTable, norp: bool, metonyms: bool) -> pd.DataFrame:
-    """Entities with the table's resolution.
+DISTINCT_COLUMNS = ["clean", "key", "status", "actor", "actor_type", "method", "via_norp", "via_metonym"]
 
-    Span texts are normalised once per distinct text and looked up once per distinct
-    (text, label, preceded by a locative word); rows get their result by position.
+
+def _table_pass(entities: pd.DataFrame, table: ActorTable, norp: bool, metonyms: bool,
+                ) -> tuple[np.ndarray, pd.DataFrame]:
+    """The table's resolution of every distinct (span text, label, preceded by a locative word).
+
+    Input columns: ``surface``, ``label``, ``preceding``. Returns (for each entity, its
+    row in the second value; one row per distinct (surface, label, locative) with
+    ``surface``, ``label``, the columns of :func:`_resolve_distinct` (``clean``, ``key``,
+    ``status``, ``actor``, ``actor_type``, ``method``, ``via_norp``, ``via_metonym``),
+    ``n`` (its entities) and ``score`` (100 for table matches)). Span texts are
+    normalised once per distinct text and looked up once per distinct combination.
     """
-    entities = entities.reset_index(drop=True)
-    locative = entities["preceding"].isin(LOCATIVE_WORDS)
-    codes = pd.DataFrame({"surface": entities["surface"], "label": entities["label"], "locative": locative}) \
-        .groupby(["surface", "label", "locative"], sort=False).ngroup().to_numpy()
-    first = pd.Series(np.arange(len(codes))).groupby(codes, sort=True).first().to_numpy()
-    forms = {s: _surface_forms(s, table.titles) for s in entities["surface"].unique()}
-    results = [_resolve_distinct(forms[s], label, loc, table, norp, metonyms)
-               for s, label, loc in zip(entities["surface"].to_numpy()[first], entities["label"].to_numpy()[first],
-                                        locative.to_numpy()[first])]
-    resolved = pd.DataFrame(results, columns=["clean", "key", "status", "actor", "actor_type", "method", "via_norp",
-                                              "via_metonym"])
-    frame = pd.concat([entities, resolved.iloc[codes].reset_index(drop=True)], axis=1)
-    frame["score"] = np.where(frame["status"] == "table", 100.0, np.nan)
-    return frame
+    surfaces, surface_names = pd.factorize(entities["surface"])
+    labels, label_names = pd.factorize(entities["label"])
+    locative = entities["preceding"].isin(LOCATIVE_WORDS).to_numpy()
+    n_labels = len(label_names)
+    codes, combos = pd.factorize((surfaces.astype(np.int64) * n_labels + labels) * 2 + locative)
+    surface, label = combos // (2 * n_labels), combos // 2 % n_labels
+    surface_names, label_names = surface_names.to_numpy(dtype=object), label_names.to_numpy(dtype=object)
+    titles = _title_lookup(table.titles)
+    forms = [_surface_forms(s, titles) for s in surface_names]
+    rows = [_resolve_distinct(forms[s], label_names[lab], loc, table, norp, metonyms)
+            for s, lab, loc in zip(surface.tolist(), label.tolist(), (combos % 2 == 1).tolist())]
+    out = pd.DataFrame(rows, columns=DISTINCT_COLUMNS)
+    out.insert(0, "surface", surface_names[surface])
+    out.insert(1, "label", label_names[label])
+    out["n"] = np.bincount(codes, minlength=len(combos))
+    out["score"] = np.where(out["status"] == "table", 100.0, np.nan)
+    return codes, out
 
 
 LABEL_GROUPS: Mapping[str, str] = {"PERSON": "person", "ORG": "organization", "GPE": "place", "LOC": "place"}
@@ -595,105 +642,136 @@ TYPE_GROUPS: Mapping[str, str] = {
 span into organisations and groups, a GPE or LOC span into countries and places."""
 
 
-def _could_reach(length: int, other: int, threshold: float) -> bool:
-    """Whether two strings of these lengths can have ``fuzz.ratio >= threshold``.
+def _could_reach_all(lengths: np.ndarray, others: np.ndarray, threshold: float) -> np.ndarray:
+    """Whether strings of these lengths (element-wise) can have ``fuzz.ratio >= threshold``.
 
     ``fuzz.ratio`` is 100 · (1 − Indel distance / total length), and the distance is at
     least the length difference, so the ratio is at most 200 · shorter / total.
     """
-    return 200.0 * min(length, other) / (length + other) >= threshold - 1e-9
-
-
-def _could_reach_all(lengths: np.ndarray, others: np.ndarray, threshold: float) -> np.ndarray:
-    """:func:`_could_reach` element-wise over two arrays of lengths."""
     return 200.0 * np.minimum(lengths, others) / (lengths + others) >= threshold - 1e-9
 
 
-class _Candidates:
-    """Spellings that open keys may be merged into, blocked by first letter, compatibility
-    group and length, each remembered with the position it was added in.
+def _similar_pairs(strings: Sequence[str], groups: Sequence[str | None], asking: np.ndarray, threshold: float,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (asking string, other string) of one block with ``fuzz.ratio >= threshold``.
 
-    :meth:`best` returns what ``process.extractOne`` over all compatible spellings of the
-    same first letter, in the order they were added, would return: the highest
-    ``fuzz.ratio`` at or above the threshold, the earliest added among equals. Only the
-    length buckets that can reach the threshold (:func:`_could_reach`) are searched.
+    A block is the strings of one first letter and one ``groups`` value (None: no block),
+    at least :data:`FUZZY_MIN_LENGTH` characters long. The asking strings of each length
+    are compared, in one ``rapidfuzz.process.cdist`` call, with the block's strings whose
+    lengths can reach the threshold (:func:`_could_reach_all`), leaving out shorter asking
+    strings: the ratio is symmetric, so a pair of asking strings is scored once, from the
+    shorter one, and kept both ways. cdist's rounded scores (uint8, cut off a point below
+    the threshold) only pick the candidates, whose ratio is then computed exactly
+    (``cpdist``). Returns (asking position, other position, ratio), sorted by asking
+    position, then other position.
     """
+    lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+    members = pd.DataFrame({"node": np.arange(len(strings)), "first": [s[:1] for s in strings],
+                            "group": list(groups), "length": lengths, "asks": asking})
+    members = members[(lengths >= FUZZY_MIN_LENGTH) & members["group"].notna().to_numpy()]
+    found: list[tuple[np.ndarray, np.ndarray]] = []
+    for _, block in members.sort_values(["length", "node"]).groupby(["first", "group"], sort=False):
+        nodes, sizes, asks = block["node"].to_numpy(), block["length"].to_numpy(), block["asks"].to_numpy()
+        texts = np.array([strings[n] for n in nodes], dtype=object)
+        for size in np.unique(sizes[asks]).tolist():
+            rows = np.flatnonzero((sizes == size) & asks)
+            window = np.flatnonzero(_could_reach_all(np.full(len(sizes), size), sizes, threshold)
+                                    & ((sizes >= size) | ~asks))
+            scores = process.cdist(texts[rows].tolist(), texts[window].tolist(), scorer=fuzz.ratio,
+                                   score_cutoff=max(threshold - 1.0, 0.0), dtype=np.uint8)
+            row, column = np.nonzero(scores)
+            longer = (sizes[window[column]] > size) & asks[window[column]]
+            found += [(nodes[rows[row]], nodes[window[column]]),
+                      (nodes[window[column[longer]]], nodes[rows[row[longer]]])]
+    asker, other = (np.concatenate(side) for side in zip(*found)) if found else (np.array([], dtype=np.int64),) * 2
+    asker, other = asker[asker != other], other[asker != other]
+    if not len(asker):
+        return asker, other, np.array([], dtype=np.float64)
+    ratio = process.cpdist([strings[a] for a in asker.tolist()], [strings[b] for b in other.tolist()],
+                           scorer=fuzz.ratio, dtype=np.float64)
+    keep = ratio >= threshold
+    order = np.lexsort((other[keep], asker[keep]))
+    return asker[keep][order], other[keep][order], ratio[keep][order]
 
-    def __init__(self, threshold: float) -> None:
-        self.threshold = threshold
-        self.buckets: dict[tuple[str, str], dict[int, tuple[list[str], list[int], list[str]]]] = {}
-        self.added = 0
 
-    def add(self, key: str, group: str, actor: str) -> None:
-        choices, positions, actors = self.buckets.setdefault((key[0], group), {}).setdefault(len(key), ([], [], []))
-        choices.append(key)
-        positions.append(self.added)
-        actors.append(actor)
-        self.added += 1
+def _fuzzy_targets(keys: Sequence[str], groups: Sequence[str | None], table: ActorTable, threshold: float,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """What each open key, taken in order, is merged into by similarity, and the ratio.
 
-    def best(self, key: str, group: str) -> tuple[str, float] | None:
-        found: tuple[float, int, str] | None = None
-        buckets = self.buckets.get((key[0], group), {})
-        shortest = int(len(key) * self.threshold / (200.0 - self.threshold)) if self.threshold < 200 else len(key)
-        longest = int(len(key) * (200.0 - self.threshold) / self.threshold) + 1 if self.threshold > 0 else 10**9
-        lengths = range(shortest, longest + 1) if longest - shortest < len(buckets) else sorted(buckets)
-        for length in lengths:
-            if length not in buckets or not _could_reach(len(key), length, self.threshold):
-                continue
-            choices, positions, actors = buckets[length]
-            hit = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=self.threshold)
-            if hit is not None and (found is None or (hit[1], -positions[hit[2]]) > (found[0], -found[1])):
-                found = (hit[1], positions[hit[2]], actors[hit[2]])
-        return None if found is None else (found[2], float(found[0]))
+    Candidates are the table's spellings (:attr:`ActorTable.names`, in file order), then
+    the open keys taken before that were not merged themselves; the best ratio wins, the
+    earliest candidate among equals (so the result is what ``process.extractOne`` over
+    the candidates in that order would give). ``groups``: each key's compatibility group
+    (:data:`LABEL_GROUPS`; None: never merged). Returns (target, ratio) per key: target
+    ``t < 0`` for table spelling ``-1 - t``, ``i >= 0`` for open key ``i``; ratio NaN
+    (target 0) where nothing is similar enough. The pairs are found in bulk
+    (:func:`_similar_pairs`); only keys with a similar pair are walked in order.
+    """
+    spellings = [(key, TYPE_GROUPS[target.actor_type]) for key, target in table.names.items()]
+    n_table = len(spellings)
+    strings = [key for key, _ in spellings] + list(keys)
+    asker, other, ratio = _similar_pairs(strings, [g for _, g in spellings] + list(groups),
+                                         np.arange(len(strings)) >= n_table, threshold)
+    target = np.zeros(len(keys), dtype=np.int64)
+    score = np.full(len(keys), np.nan)
+    merged = np.zeros(len(keys), dtype=bool)
+    starts = np.flatnonzero(np.r_[True, asker[1:] != asker[:-1]]) if len(asker) else np.array([], dtype=np.int64)
+    for first, last in zip(starts.tolist(), [*starts[1:].tolist(), len(asker)]):
+        key = int(asker[first]) - n_table
+        best: tuple[float, int] | None = None
+        for node, value in zip(other[first:last].tolist(), ratio[first:last].tolist()):
+            if node < n_table or (node - n_table < key and not merged[node - n_table]):
+                if best is None or (value, -node) > (best[0], -best[1]):
+                    best = (value, node)
+        if best is not None:
+            merged[key], score[key] = True, best[0]
+            target[key] = best[1] - n_table if best[1] >= n_table else -1 - best[1]
+    return target, score
 
 
-def _fuzzy_pass(frame: pd.DataFrame, table: ActorTable, threshold: float) -> pd.DataFrame:
+def _fuzzy_pass(distinct: pd.DataFrame, table: ActorTable, threshold: float) -> pd.DataFrame:
     """Merge open spellings into table actors, then into each other, by rapidfuzz similarity.
 
-    Keys are taken most frequent first; each is merged into the best table spelling or
-    earlier open spelling with the same first letter, a compatible type (see
-    :data:`TYPE_GROUPS`), both at least :data:`FUZZY_MIN_LENGTH` characters, and
-    ``fuzz.ratio >= threshold`` (method ``fuzzy``; the earliest listed among equally good
-    ones: table spellings in file order, then open ones in the order taken); otherwise it
+    Input and output: :func:`_table_pass`'s distinct spans; the open ones get ``actor``,
+    ``method``, ``score`` and status ``auto``. Keys are taken most frequent (in entities)
+    first; each is merged into the best table spelling or earlier open spelling with the
+    same first letter, a compatible type (see :data:`TYPE_GROUPS`), both at least
+    :data:`FUZZY_MIN_LENGTH` characters, and ``fuzz.ratio >= threshold`` (method
+    ``fuzzy``; the earliest listed among equally good ones: table spellings in file
+    order, then open ones in the order taken, see :func:`_fuzzy_targets`); otherwise it
     becomes an actor of its own named by its most frequent display form (method ``ner``;
     suffixed with its type when that name belongs to a table actor of another type, e.g.
-    "Jordan (person)"). Candidates are blocked by first letter, group and length
-    (:class:`_Candidates`), so each key is compared only with the spellings that could
-    reach the threshold, not with the whole corpus's.
+    "Jordan (person)").
     """
-    open_rows = (frame["status"] == "open").to_numpy()
+    open_rows = (distinct["status"] == "open").to_numpy()
     if not open_rows.any():
-        return frame
-    opened = frame[open_rows]
-    codes = opened.groupby(["key", "label"], sort=False).ngroup().to_numpy()
-    counts = opened.groupby(["key", "label"], sort=False).size().rename("n").reset_index()
-    counts = counts.assign(code=np.arange(len(counts))).sort_values(["n", "key", "label"],
-                                                                      ascending=[False, True, True])
-    display = (opened.groupby(["key", "clean"]).size().rename("n").reset_index()
-               .sort_values(["key", "n", "clean"], ascending=[True, False, True])
-               .drop_duplicates("key").set_index("key")["clean"])
-    candidates = _Candidates(threshold)
-    for key, target in table.names.items():
-        if len(key) >= FUZZY_MIN_LENGTH:
-            candidates.add(key, TYPE_GROUPS[target.actor_type], target.actor)
-    actors = np.empty(len(counts), dtype=object)
-    methods = np.empty(len(counts), dtype=object)
-    scores = np.full(len(counts), np.nan)
-    for key, label, code in zip(counts["key"], counts["label"], counts["code"]):
-        long_enough = len(key) >= FUZZY_MIN_LENGTH
-        group = LABEL_GROUPS.get(label)
-        best = candidates.best(key, group) if long_enough and group is not None else None
-        if best is not None:
-            actors[code], methods[code], scores[code] = best[0], "fuzzy", best[1]
-            continue
-        actor = display[key]
-        if actor in table.types:
-            actor = f"{actor} ({LABEL_TYPES[label]})"
-        actors[code], methods[code] = actor, "ner"
-        if long_enough:
-            candidates.add(key, TYPE_GROUPS[LABEL_TYPES[label]], actor)
-    return _with_columns(frame, np.flatnonzero(open_rows), {
-        "actor": actors[codes], "method": methods[codes], "score": scores[codes], "status": "auto"})
+        return distinct
+    opened = distinct[open_rows]
+    weights = opened["n"].to_numpy()
+    keys, key_names = _sorted_codes(opened["key"])
+    labels, label_names = _sorted_codes(opened["label"])
+    cleans, clean_names = _sorted_codes(opened["clean"])
+    pairs, of_pair = np.unique(keys * len(label_names) + labels, return_inverse=True)
+    pair_key, pair_label = pairs // len(label_names), pairs % len(label_names)
+    order = np.lexsort((pair_label, pair_key, -np.bincount(of_pair, weights=weights)))
+    forms, of_form = np.unique(keys * len(clean_names) + cleans, return_inverse=True)
+    by_votes = np.lexsort((forms % len(clean_names), -np.bincount(of_form, weights=weights), forms // len(clean_names)))
+    display = clean_names[forms[by_votes[_starts(forms[by_votes] // len(clean_names))]] % len(clean_names)]
+    keys, labels = key_names[pair_key[order]].tolist(), label_names[pair_label[order]].tolist()
+    own = np.array([f"{name} ({LABEL_TYPES[label]})" if name in table.types else name
+                    for name, label in zip(display[pair_key[order]].tolist(), labels)], dtype=object)
+    target, score = _fuzzy_targets(keys, [LABEL_GROUPS.get(label) for label in labels], table, threshold)
+    actors = own.copy()
+    into_table = ~np.isnan(score) & (target < 0)
+    actors[into_table] = np.array([t.actor for t in table.names.values()], dtype=object)[-1 - target[into_table]]
+    into_open = ~np.isnan(score) & (target >= 0)
+    actors[into_open] = own[target[into_open]]
+    at = np.empty(len(order), dtype=np.int64)
+    at[order] = np.arange(len(order))
+    at = at[of_pair]
+    return _with_columns(distinct, np.flatnonzero(open_rows), {
+        "actor": actors[at], "method": np.where(np.isnan(score), "ner", "fuzzy").astype(object)[at],
+        "score": score[at], "status": "auto"})
 
 
 def _with_columns(frame: pd.DataFrame, rows: np.ndarray, values: Mapping[str, Any]) -> pd.DataFrame:
@@ -706,7 +784,24 @@ def _with_columns(frame: pd.DataFrame, rows: np.ndarray, values: Mapping[str, An
     return out
 
 
-def _surname_pass(frame: pd.DataFrame, table: ActorTable, threshold: float) -> pd.DataFrame:
+def _word_scores(words: np.ndarray, lasts: np.ndarray, vocabulary: np.ndarray, threshold: float) -> np.ndarray:
+    """``fuzz.ratio`` of each (word, last word) pair (codes into ``vocabulary``): 100 for equal
+    words, the ratio where both are at least :data:`FUZZY_MIN_LENGTH` long and their
+    lengths can reach ``threshold``, else 0. Computed once per distinct pair of words."""
+    lengths = np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary))
+    similar = ((words != lasts) & (np.minimum(lengths[words], lengths[lasts]) >= FUZZY_MIN_LENGTH)
+               & _could_reach_all(lengths[words], lengths[lasts], threshold))
+    score = np.where(words == lasts, 100.0, 0.0)
+    pair_code = words.astype(np.int64) * len(vocabulary) + lasts
+    distinct, at = np.unique(pair_code[similar], return_inverse=True)
+    ratios = process.cpdist(vocabulary[distinct // len(vocabulary)], vocabulary[distinct % len(vocabulary)],
+                            scorer=fuzz.ratio, dtype=np.float64) if len(distinct) else np.array([], dtype=np.float64)
+    score[similar] = ratios[at]
+    return score
+
+
+def _surname_pass(codes: np.ndarray, docs: np.ndarray, starts: np.ndarray, distinct: pd.DataFrame,
+                  actors: np.ndarray, table: ActorTable, threshold: float) -> pd.DataFrame:
     """Resolve one-word mentions to the full name of a person in the same article.
 
     Candidates: one-word spans the table did not resolve ("Smith", "Mr. Smith",
@@ -718,62 +813,78 @@ def _surname_pass(frame: pd.DataFrame, table: ActorTable, threshold: float) -> p
     Hand-written because it is a per-article rule over spaCy's spans, which no installed
     library implements. Matching runs per distinct (article, word) against each
     (person, last word) of the article once, at its earliest mention (enough to tell
-    "introduced earlier"); ``fuzz.ratio`` runs once per distinct pair of words that
-    could reach the threshold; only the matches go back to the spans.
+    "introduced earlier"), scored by :func:`_word_scores`; only the matches go back to
+    the spans. Joins run on sorted integer codes.
+
+    Inputs: for each entity, its distinct span (``codes``, rows of ``distinct``: the
+    :func:`_fuzzy_pass` output), article code (``docs``) and ``starts``; ``actors``: a
+    code per distinct span's actor (negative: none). Returns the entities it resolves:
+    ``row`` (position, ascending), ``actor`` (code), ``score``.
     """
-    key_codes, distinct_keys = pd.factorize(frame["key"])
-    several_words = np.array([" " in k for k in distinct_keys], dtype=bool)[key_codes]
-    last_words = np.array([k.rsplit(" ", 1)[-1] for k in distinct_keys], dtype=object)
-    auto = (frame["status"] == "auto").to_numpy()
-    single = auto & ~several_words
-    is_person = frame["actor"].map(table.types).eq("person").to_numpy() | (
-        auto & (frame["label"] == "PERSON").to_numpy())
-    persons = is_person & several_words
-    if not single.any() or not persons.any():
-        return frame
-    right = pd.DataFrame({"doc_id": frame["doc_id"].to_numpy()[persons], "actor": frame["actor"].to_numpy()[persons],
-                          "last": last_words[key_codes[persons]], "full_start": frame["start"].to_numpy()[persons]})
-    right = right.groupby(["doc_id", "actor", "last"], sort=False)["full_start"].min().reset_index()
-    n_single = int(single.sum())
-    words, vocabulary = pd.factorize(pd.concat([frame.loc[single, "key"], right["last"]], ignore_index=True))
-    docs, _ = pd.factorize(pd.concat([frame.loc[single, "doc_id"], right["doc_id"]], ignore_index=True))
-    vocabulary = vocabulary.to_numpy(dtype=object)
-    lengths = np.fromiter((len(w) for w in vocabulary), dtype=np.int64, count=len(vocabulary))
-    spans = pd.DataFrame({"row": np.flatnonzero(single), "doc": docs[:n_single], "word": words[:n_single],
-                          "start": frame.loc[single, "start"].to_numpy()})
-    people = pd.DataFrame({"doc": docs[n_single:], "last": words[n_single:], "actor": right["actor"].to_numpy(),
-                           "full_start": right["full_start"].to_numpy()})
-    pairs = spans[["doc", "word"]].drop_duplicates().merge(people, on="doc")
-    word, last = pairs["word"].to_numpy(), pairs["last"].to_numpy()
-    shorter = np.minimum(lengths[word], lengths[last])
-    similar = (word != last) & (shorter >= FUZZY_MIN_LENGTH) & _could_reach_all(lengths[word], lengths[last], threshold)
-    score = np.where(word == last, 100.0, 0.0)
-    pair_code = word.astype(np.int64) * len(vocabulary) + last
-    (distinct,), _ = _sorted_rows([pair_code[similar]], [len(vocabulary) ** 2])
-    ratios = np.array([fuzz.ratio(a, b) for a, b in zip(vocabulary[distinct // len(vocabulary)],
-                                                        vocabulary[distinct % len(vocabulary)])], dtype="float64")
-    score[similar] = ratios[np.searchsorted(distinct, pair_code[similar])]
-    matching = spans.merge(pairs.assign(score=score)[score >= threshold], on=["doc", "word"])
-    matching["before"] = matching["full_start"].to_numpy() < matching["start"].to_numpy()
-    has_before = matching.groupby("row")["before"].transform("any")
-    pool = matching[matching["before"] | ~has_before]
-    chosen = pool.groupby("row").agg(n=("actor", "nunique"), actor=("actor", "first"), score=("score", "max"))
-    chosen = chosen[chosen["n"] == 1]
-    if chosen.empty:
-        return frame
-    return _with_columns(frame, chosen.index.to_numpy(), {
-        "actor": chosen["actor"].to_numpy(), "score": chosen["score"].to_numpy(), "method": "surname",
-        "status": "surname"})
+    none = pd.DataFrame({"row": np.array([], dtype=np.int64), "actor": np.array([], dtype=np.int64),
+                         "score": np.array([], dtype=np.float64)})
+    keys = distinct["key"].to_numpy(dtype=object)
+    several_words = np.array([" " in k for k in keys], dtype=bool)
+    auto = (distinct["status"] == "auto").to_numpy()
+    is_person = distinct["actor"].map(table.types).eq("person").to_numpy() | (
+        auto & (distinct["label"] == "PERSON").to_numpy())
+    single = np.flatnonzero((auto & ~several_words)[codes])
+    persons = np.flatnonzero((is_person & several_words)[codes])
+    if not len(single) or not len(persons):
+        return none
+    words, vocabulary = pd.factorize(np.concatenate([keys, [k.rsplit(" ", 1)[-1] for k in keys]]))
+    key_word, last_word = words[: len(keys)], words[len(keys):]
+    people = pd.DataFrame({"doc": docs[persons], "actor": actors[codes[persons]], "last": last_word[codes[persons]],
+                           "full_start": starts[persons]}).groupby(["doc", "actor", "last"])["full_start"].min()
+    person_doc, person_actor, person_last = (people.index.get_level_values(level).to_numpy() for level in range(3))
+    asked, asking = np.unique(docs[single] * len(vocabulary) + key_word[codes[single]], return_inverse=True)
+    pair, person = _expand(np.searchsorted(person_doc, asked // len(vocabulary), "left"),
+                           np.searchsorted(person_doc, asked // len(vocabulary), "right"))
+    score = _word_scores(asked[pair] % len(vocabulary), person_last[person], np.asarray(vocabulary, dtype=object),
+                         threshold)
+    hit = score >= threshold
+    pair, person, score = pair[hit], person[hit], score[hit]
+    span, at = _expand(np.searchsorted(pair, asking, "left"), np.searchsorted(pair, asking, "right"))
+    person, score = person[at], score[at]
+    before = people.to_numpy()[person] < starts[single[span]]
+    has_before = np.bincount(span[before], minlength=len(single)) > 0
+    pool = before | ~has_before[span]
+    span, actor, score = span[pool], person_actor[person[pool]], score[pool]
+    if not len(span):
+        return none
+    (named_span, _), _ = _sorted_rows([span, actor], [len(single), int(actor.max()) + 1])
+    new = _starts(span)
+    chosen = np.bincount(named_span, minlength=len(single))[span[new]] == 1
+    return pd.DataFrame({"row": single[span[new]][chosen], "actor": actor[new][chosen],
+                         "score": np.maximum.reduceat(score, np.flatnonzero(new))[chosen]})
 
 
-def _assign_types(frame: pd.DataFrame, table: ActorTable) -> pd.Series:
-    """Actor type per row: the table's, else the most frequent label type of that actor's spans."""
-    votes = pd.DataFrame({"actor": frame["actor"], "t": frame["label"].map(LABEL_TYPES)})
-    votes = votes.groupby(["actor", "t"]).size().rename("n").reset_index()
-    votes["rank"] = votes["t"].map(ACTOR_TYPES.index)
-    majority = (votes.sort_values(["actor", "n", "rank"], ascending=[True, False, True])
-                .drop_duplicates("actor").set_index("actor")["t"])
-    return frame["actor"].map(table.types).fillna(frame["actor"].map(majority))
+def _actor_types(actors: np.ndarray, labels: np.ndarray, label_names: np.ndarray, names: np.ndarray,
+                 table: ActorTable) -> np.ndarray:
+    """Type of each actor of ``names``: the table's, else the most frequent type
+    (:data:`LABEL_TYPES`) of its spans' labels, the first in :data:`ACTOR_TYPES` among
+    equals; NaN when none of its labels has a type.
+
+    ``actors``: code (position in ``names``) of each span's actor, negative when not
+    counted; ``labels``: code (position in ``label_names``) of each span's label.
+    """
+    kind_of_label = np.array([ACTOR_TYPES.index(LABEL_TYPES[label]) if label in LABEL_TYPES else -1
+                              for label in label_names.tolist()], dtype=np.int64)
+    kinds = kind_of_label[labels]
+    voting = (actors >= 0) & (kinds >= 0)
+    votes = np.bincount(actors[voting] * len(ACTOR_TYPES) + kinds[voting],
+                        minlength=len(names) * len(ACTOR_TYPES)).reshape(len(names), len(ACTOR_TYPES))
+    majority = np.array(ACTOR_TYPES, dtype=object)[votes.argmax(axis=1)]
+    majority[votes.max(axis=1, initial=0) == 0] = np.nan
+    return np.array([table.types.get(name, kind) for name, kind in zip(names.tolist(), majority.tolist())],
+                    dtype=object)
+
+
+def _take(column: pd.Series, rows: np.ndarray) -> Any:
+    """The values of ``column`` at positions ``rows``, in its own dtype (a numpy array for numpy dtypes)."""
+    if isinstance(column.dtype, np.dtype):
+        return column.to_numpy()[rows]
+    return column.array.take(rows)
 
 
 def resolve_entities(
@@ -794,19 +905,35 @@ def resolve_entities(
     similarity and surname merges), ``via_norp``, ``via_metonym``; sorted by doc_id,
     start. ``norp=False`` ignores nationality words; ``metonyms=False`` ignores
     metonyms and capitals (they are then not counted, or counted as what the model saw).
+    The table and similarity passes run once per distinct span (:func:`_table_pass`);
+    only the surname pass and the types look at every entity.
     """
     if entities.empty:
         return pd.DataFrame(columns=RESOLVED_COLUMNS)
-    frame = _table_pass(entities, table, norp, metonyms)
-    frame = _fuzzy_pass(frame, table, fuzzy_threshold)
-    frame = _surname_pass(frame, table, fuzzy_threshold)
-    counted = frame["actor"].notna().to_numpy()
-    frame = _with_columns(frame, np.flatnonzero(counted), {
-        "actor_type": _assign_types(frame.loc[counted, ["actor", "label"]], table).to_numpy()})
-    frame["via_norp"] = frame["via_norp"].astype(bool)
-    frame["via_metonym"] = frame["via_metonym"].astype(bool)
-    order = np.lexsort((frame["end"].to_numpy(), frame["start"].to_numpy(), _sorted_codes(frame["doc_id"])[0]))
-    return frame[RESOLVED_COLUMNS].iloc[order].reset_index(drop=True)
+    codes, distinct = _table_pass(entities, table, norp, metonyms)
+    distinct = _fuzzy_pass(distinct, table, fuzzy_threshold)
+    docs = _sorted_codes(entities["doc_id"])[0]
+    starts = entities["start"].to_numpy(dtype=np.int64)
+    actor_codes, actor_names = pd.factorize(distinct["actor"])
+    surname = _surname_pass(codes, docs, starts, distinct, actor_codes, table, fuzzy_threshold)
+    rows = surname["row"].to_numpy()
+    actors = actor_codes[codes]
+    actors[rows] = surname["actor"].to_numpy()
+    labels, label_names = pd.factorize(entities["label"])
+    types = _actor_types(actors, labels, label_names.to_numpy(dtype=object), actor_names.to_numpy(dtype=object), table)
+    order = np.lexsort((entities["end"].to_numpy(), starts, docs))
+    resolved = {column: _take(entities[column], order) for column in ENTITY_COLUMNS}
+    for column in ("clean", "key"):
+        resolved[column] = distinct[column].to_numpy(dtype=object)[codes[order]]
+    for column, value in (("status", "surname"), ("method", "surname"), ("score", surname["score"].to_numpy())):
+        values = distinct[column].to_numpy()[codes]
+        values[rows] = value
+        resolved[column] = values[order]
+    resolved["actor"] = np.append(actor_names.to_numpy(dtype=object), None)[actors[order]]
+    resolved["actor_type"] = np.append(types, None)[actors[order]]
+    for column in ("via_norp", "via_metonym"):
+        resolved[column] = distinct[column].to_numpy(dtype=bool)[codes[order]]
+    return pd.DataFrame({column: resolved[column] for column in RESOLVED_COLUMNS}, copy=False)
 
 
 def mentions_table(resolved: pd.DataFrame) -> pd.DataFrame:
@@ -818,10 +945,14 @@ def mentions_table(resolved: pd.DataFrame) -> pd.DataFrame:
     ``via_norp`` (a nationality word), ``via_metonym`` (a capital or institution),
     sorted by ``doc_id``, ``start``.
     """
-    counted = resolved[resolved["actor"].notna()]
-    out = counted[MENTION_COLUMNS].sort_values(["doc_id", "start", "end"], kind="stable").reset_index(drop=True)
-    return out.astype({"sent_id": "int64", "para_id": "int64", "start": "int64", "end": "int64",
-                       "score": "float64", "via_norp": bool, "via_metonym": bool})
+    counted = np.flatnonzero(resolved["actor"].notna().to_numpy())
+    docs, _ = _sorted_codes(resolved["doc_id"].to_numpy(dtype=object)[counted])
+    rows = counted[np.lexsort((resolved["end"].to_numpy()[counted], resolved["start"].to_numpy()[counted], docs))]
+    out = pd.DataFrame({column: _take(resolved[column], rows) for column in MENTION_COLUMNS}, copy=False)
+    for column, dtype in MENTION_DTYPES.items():
+        if out[column].dtype != dtype:
+            out[column] = out[column].astype(dtype)
+    return out
 
 
 def merges_table(resolved: pd.DataFrame) -> pd.DataFrame:
@@ -832,13 +963,22 @@ def merges_table(resolved: pd.DataFrame) -> pd.DataFrame:
     method, actor, surface. Spans counted under their own text (``name``/``ner`` with
     an identical display form) are left out.
     """
-    counted = resolved[resolved["actor"].notna() & (resolved["surface"] != resolved["actor"])]
-    if counted.empty:
+    actor = resolved["actor"].to_numpy(dtype=object)
+    rows = np.flatnonzero(pd.notna(actor) & (resolved["surface"].to_numpy(dtype=object) != actor))
+    if not len(rows):
         return pd.DataFrame(columns=MERGE_COLUMNS)
-    out = counted.groupby(["surface", "actor", "actor_type", "method"], dropna=False).agg(
-        score=("score", "min"), mentions=("doc_id", "size"), articles=("doc_id", "nunique"),
-    ).reset_index()
-    return out[MERGE_COLUMNS].sort_values(["method", "actor", "surface"]).reset_index(drop=True)
+    keys, names = zip(*(pd.factorize(resolved[column].to_numpy(dtype=object)[rows], use_na_sentinel=False)
+                        for column in MERGE_COLUMNS[:4]))
+    groups, group = np.unique(_packed(keys, [len(n) for n in names]), return_inverse=True)
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(_starts(group[order]))
+    docs, doc_names = _sorted_codes(resolved["doc_id"].to_numpy(dtype=object)[rows])
+    (per_doc, _), _ = _sorted_rows([group, docs], [len(groups), len(doc_names)])
+    out = pd.DataFrame({column: names[i][keys[i][order][starts]] for i, column in enumerate(MERGE_COLUMNS[:4])})
+    out["score"] = np.fmin.reduceat(resolved["score"].to_numpy(dtype=np.float64)[rows][order], starts)
+    out["mentions"] = np.bincount(group, minlength=len(groups))
+    out["articles"] = np.bincount(per_doc, minlength=len(groups))
+    return out.sort_values(["method", "actor", "surface", "actor_type"]).reset_index(drop=True)
 
 
 # --------------------------------------------------------------- aggregates
@@ -861,35 +1001,48 @@ def _keys(doc_ids: Iterable[str], sent_ids: Iterable[int]) -> list[str]:
 
 
 def _sorted_codes(values: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(code of each value, distinct values) with codes numbered in sorted order of the values."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    """(code of each value, distinct values) with codes numbered in sorted order of the values.
+
+    Only the first value of each run of equal values is hashed (rows come grouped by
+    document, so a doc_id column has a few thousand runs, not a million values).
+    """
+    values = np.asarray(values, dtype=object)
+    new = _starts(values)
+    codes, uniques = pd.factorize(values[new])
     order = np.argsort(uniques, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    return rank[codes], uniques[order]
+    return np.repeat(rank[codes], _run_lengths(new)), uniques[order]
 
 
-def _group_codes(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """(code of each row's combination of ``columns``, numbered in sorted order; the combinations)."""
-    codes = frame.groupby(columns, sort=True).ngroup().to_numpy().astype(np.int64)
-    first = np.unique(codes, return_index=True)[1]
-    return codes, frame[columns].iloc[first].reset_index(drop=True)
-
-
-def _runs(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For rows sorted by ``columns``: (whether each row starts a run of equal values, its rank in the run)."""
-    n = len(columns[0])
-    new = np.ones(n, dtype=bool)
-    if n > 1:
+def _starts(*columns: np.ndarray) -> np.ndarray:
+    """For rows sorted by ``columns``: whether each row starts a run of equal values."""
+    new = np.ones(len(columns[0]), dtype=bool)
+    if len(new) > 1:
         new[1:] = np.logical_or.reduce([c[1:] != c[:-1] for c in columns])
+    return new
+
+
+def _ranks(new: np.ndarray) -> np.ndarray:
+    """Rank of each row in its run, from the run starts of :func:`_starts`."""
     starts = np.flatnonzero(new)
-    rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
-    return new, rank
+    return np.arange(len(new)) - np.repeat(starts, np.diff(np.r_[starts, len(new)]))
 
 
 def _run_lengths(new: np.ndarray) -> np.ndarray:
-    """Length of each run, from the run starts of :func:`_runs`."""
+    """Length of each run, from the run starts of :func:`_starts`."""
     return np.diff(np.r_[np.flatnonzero(new), len(new)])
+
+
+def _packed(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray | None:
+    """Integer ``columns`` (each value in ``[0, size)``) packed into one int64 that sorts like
+    the rows (first column first), or None when the sizes do not fit."""
+    if math.prod(int(s) for s in sizes) >= 2**62:
+        return None
+    packed = np.zeros(len(columns[0]), dtype=np.int64)
+    for column, size in zip(columns, sizes):
+        packed = packed * np.int64(size) + column
+    return packed
 
 
 def _sorted_rows(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -899,12 +1052,10 @@ def _sorted_rows(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[l
     Rows are packed into one int64 and sorted when the sizes allow it (several times faster
     than ``np.lexsort``), else lexsorted.
     """
-    if math.prod(int(s) for s in sizes) < 2**62:
-        packed = np.zeros(len(columns[0]), dtype=np.int64)
-        for column, size in zip(columns, sizes):
-            packed = packed * np.int64(size) + column
+    packed = _packed(columns, sizes)
+    if packed is not None:
         packed = np.sort(packed)
-        new, _ = _runs(packed)
+        new = _starts(packed)
         packed = packed[new]
         out = []
         for size in reversed(sizes):
@@ -913,20 +1064,38 @@ def _sorted_rows(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[l
         return out[::-1], _run_lengths(new)
     order = np.lexsort(list(columns)[::-1])
     ordered = [c[order] for c in columns]
-    new, _ = _runs(*ordered)
+    new = _starts(*ordered)
     return [c[new] for c in ordered], _run_lengths(new)
 
 
-def _join_heads(new: np.ndarray, values: np.ndarray, limit: int, sep: str) -> np.ndarray:
-    """The first ``limit`` ``values`` of each run (``new``: run starts, see :func:`_runs`),
-    ``sep``-joined; one per run, in order.
+def _order(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
+    """Positions of the rows of integer ``columns`` sorted by the first column, then the next
+    (packed into one int64 when the sizes allow it, see :func:`_packed`)."""
+    packed = _packed(columns, sizes)
+    return np.lexsort(list(columns)[::-1]) if packed is None else np.argsort(packed, kind="stable")
 
-    A comprehension over run boundaries: faster than pandas' per-group ``agg(sep.join)``.
+
+def _stable_order(codes: np.ndarray, size: int) -> np.ndarray:
+    """Stable sort order of integer ``codes`` in ``[0, size)`` (16-bit codes take numpy's radix sort)."""
+    return np.argsort(codes.astype(np.uint16) if size <= 2**16 else codes, kind="stable")
+
+
+def _join_runs(texts: np.ndarray, codes: np.ndarray, new: np.ndarray, sep: str) -> np.ndarray:
+    """``sep``-joined ``texts[codes]`` of each run of ``codes`` (``new``: run starts, see
+    :func:`_starts`), one per run, in order.
+
+    A run of one code keeps its text; the runs of ``k`` codes are joined together, ``map``
+    of ``str.join`` over their first, second, ... texts zipped (several times faster than
+    pandas' per-group ``agg(sep.join)`` or a comprehension over run boundaries).
     """
-    starts = np.flatnonzero(new).tolist()
-    ends = [*starts[1:], len(new)]
-    items = values.tolist()
-    return np.array([sep.join(items[a:min(b, a + limit)]) for a, b in zip(starts, ends)], dtype=object)
+    starts = np.flatnonzero(new)
+    lengths = _run_lengths(new)
+    out = texts[codes[starts]]
+    for size in np.unique(lengths[lengths > 1]).tolist():
+        rows = np.flatnonzero(lengths == size)
+        out[rows] = np.fromiter(map(sep.join, zip(*(texts[codes[starts[rows] + i]] for i in range(size)))),
+                                dtype=object, count=len(rows))
+    return out
 
 
 @dataclass(frozen=True)
@@ -948,8 +1117,13 @@ class _Corpus:
     texts: np.ndarray
 
     @classmethod
-    def build(cls, sentences: pd.DataFrame, articles: pd.DataFrame, doc_ids: pd.Series) -> tuple["_Corpus", np.ndarray]:
-        """The coding of ``sentences`` and ``articles`` (doc_id → outlet), and the codes of ``doc_ids``."""
+    def build(cls, sentences: pd.DataFrame | None, articles: pd.DataFrame, doc_ids: pd.Series,
+              ) -> tuple["_Corpus", np.ndarray]:
+        """The coding of ``sentences`` (doc_id, sent_id, text; None: no sentences) and
+        ``articles`` (doc_id → outlet), and the codes of ``doc_ids``."""
+        if sentences is None:
+            sentences = pd.DataFrame({"doc_id": pd.Series(dtype=object), "sent_id": pd.Series(dtype=np.int64),
+                                      "text": pd.Series(dtype=object)})
         docs, doc_names = _sorted_codes(pd.concat([sentences["doc_id"], doc_ids], ignore_index=True))
         outlets = _outlets(pd.DataFrame({"doc_id": doc_names}), articles).to_numpy(dtype=object)
         outlet_names = np.array(sorted({*outlets, "ALL"}), dtype=object)
@@ -991,12 +1165,45 @@ class _Corpus:
         return counts
 
 
+@dataclass(frozen=True)
+class _Coded:
+    """The integer coding of ``mentions`` the aggregates share (built once per :func:`run`).
+
+    ``corpus``: the :class:`_Corpus` of the sentences and articles; per mention, ``docs``
+    (document code), ``actors`` (code into ``actor_names``, names in sorted order),
+    ``kinds`` (code into ``kind_names``: the (``actor``, ``actor_type``) combinations in
+    sorted order; ``kind_actors``: the actor code of each) and ``sents`` (sent_id).
+    """
+
+    corpus: _Corpus
+    docs: np.ndarray
+    actors: np.ndarray
+    actor_names: np.ndarray
+    kinds: np.ndarray
+    kind_names: pd.DataFrame
+    kind_actors: np.ndarray
+    sents: np.ndarray
+
+    @classmethod
+    def build(cls, mentions: pd.DataFrame, sentences: pd.DataFrame | None, articles: pd.DataFrame) -> "_Coded":
+        """The coding of ``mentions`` (doc_id, sent_id, actor, actor_type), ``sentences``
+        (None when only documents and outlets are needed) and ``articles``."""
+        corpus, docs = _Corpus.build(sentences, articles, mentions["doc_id"])
+        actors, actor_names = _sorted_codes(mentions["actor"])
+        types, type_names = _sorted_codes(mentions["actor_type"])
+        combos, kinds = np.unique(actors * len(type_names) + types, return_inverse=True)
+        kind_names = pd.DataFrame({"actor": actor_names[combos // len(type_names)],
+                                   "actor_type": type_names[combos % len(type_names)]})
+        return cls(corpus, docs, actors, actor_names, kinds, kind_names, combos // len(type_names),
+                   mentions["sent_id"].to_numpy(dtype=np.int64))
+
+
 def comention_table(
     mentions: pd.DataFrame,
     sentences: pd.DataFrame,
     articles: pd.DataFrame,
     *,
-    levels: Sequence[str] = ("sentence", "paragraph"),
+    levels: Sequence[str] = COMENTION_LEVELS,
     max_evidence: int = MAX_EVIDENCE,
 ) -> pd.DataFrame:
     """Pairs of actors named in the same sentence (or paragraph), per outlet and for ``ALL``.
@@ -1016,42 +1223,62 @@ def comention_table(
     order; ``evidence_text`` — the first of them. Sorted by level, outlet, units
     (descending), actor_a, actor_b.
 
-    At paragraph level the sentences behind a pair are counted without listing them: in
-    each shared paragraph they are the sentences naming a plus those naming b minus
-    those naming both, and the last summed over the paragraphs is the pair's
-    sentence-level ``units``.
+    Units are numbered in reading order and pairs formed per unit (:func:`_level_pairs`);
+    evidence keys and texts are made once per named sentence.
     """
     if mentions.empty:
         return pd.DataFrame(columns=COMENTION_COLUMNS)
-    corpus, docs = _Corpus.build(sentences, articles, mentions["doc_id"])
-    actors, actor_names = _sorted_codes(mentions["actor"])
-    named = {"doc": docs, "para_id": mentions["para_id"].to_numpy(dtype=np.int64),
-             "sent_id": mentions["sent_id"].to_numpy(dtype=np.int64), "actor": actors}
-    units = {"doc": corpus.sentence_docs, "para_id": sentences["para_id"].to_numpy(dtype=np.int64),
-             "sent_id": corpus.sentence_ids}
-    by_level = {level: _level_pairs(corpus, named, units, len(actor_names), unit, max_evidence)
-                for level, unit in (("sentence", "sent_id"), ("paragraph", "para_id"))}
-    shared = by_level["sentence"].set_index(["outlet", "pair"])["units"]
-    paragraph = by_level["paragraph"]
-    inside = shared.reindex(pd.MultiIndex.from_frame(paragraph[["outlet", "pair"]])).fillna(0).to_numpy(np.int64)
-    by_level["sentence"]["sentences"] = by_level["sentence"]["units"]
-    paragraph["sentences"] = paragraph.pop("named") - inside
-    frames = []
-    for level in sorted(levels, reverse=True):
-        out = by_level[level]
-        pair = out["pair"].to_numpy()
-        out = out.assign(actor_a=actor_names[pair // len(actor_names)], actor_b=actor_names[pair % len(actor_names)],
-                         outlet=corpus.outlet_names[out["outlet"].to_numpy()], level=level)
-        out["pmi"] = np.log2(out["units"] * out["n_units"] / (out["units_a"] * out["units_b"]))
-        out["jaccard"] = out["units"] / (out["units_a"] + out["units_b"] - out["units"])
-        frames.append(out)
-    return pd.concat(frames, ignore_index=True)[COMENTION_COLUMNS]
+    return _comentions(_Coded.build(mentions, sentences, articles), mentions["para_id"], sentences, levels,
+                       max_evidence)
+
+
+def _comentions(coded: _Coded, paras: pd.Series, sentences: pd.DataFrame, levels: Sequence[str],
+                max_evidence: int) -> pd.DataFrame:
+    """:func:`comention_table` of coded mentions (``paras``: their para_id)."""
+    corpus, docs, actors, actor_names, sents = coded.corpus, coded.docs, coded.actors, coded.actor_names, coded.sents
+    n_actors = len(actor_names)
+    width = int(max(sents.max(), corpus.sentence_ids.max(initial=0))) + 1
+    named, sentence = np.unique(docs * width + sents, return_inverse=True)
+    evidence = {"keys": corpus.keys(named // width, named % width),
+                "texts": corpus.text_of(named // width, named % width)}
+    by_level = {}
+    for level in levels:
+        if level == "sentence":
+            unit, unit_doc, ids = sentence, named // width, sentences["sent_id"]
+        elif level == "paragraph":
+            ids = sentences["para_id"]
+            span = int(max(paras.max(), ids.to_numpy(dtype=np.int64).max(initial=0))) + 1
+            packed, unit = np.unique(docs * span + paras.to_numpy(dtype=np.int64), return_inverse=True)
+            unit_doc = packed // span
+        else:
+            raise ValueError(f"levels must be among {', '.join(COMENTION_LEVELS)}, got {level!r}")
+        by_level[level] = _level_pairs(corpus, unit, actors, sentence, unit_doc, _units_per_outlet(corpus, ids),
+                                       n_actors, evidence, max_evidence, sentence_units=level == "sentence")
+    chosen = sorted(levels, reverse=True)
+    out = {column: np.concatenate([by_level[level][column] for level in chosen]) for column in by_level[chosen[0]]}
+    out["level"] = np.repeat(np.array(chosen, dtype=object), [len(by_level[level]["pair"]) for level in chosen])
+    out["actor_a"], out["actor_b"] = actor_names[out["pair"] // n_actors], actor_names[out["pair"] % n_actors]
+    out["outlet"] = corpus.outlet_names[out["outlet"]]
+    out["pmi"] = np.log2(out["units"] * out["n_units"] / (out["units_a"] * out["units_b"]))
+    out["jaccard"] = out["units"] / (out["units_a"] + out["units_b"] - out["units"])
+    return pd.DataFrame({column: out[column] for column in COMENTION_COLUMNS}, copy=False)
+
+
+def _units_per_outlet(corpus: _Corpus, ids: pd.Series) -> np.ndarray:
+    """Distinct (article, ``ids`` value) over the rows of ``sentences`` (``ids``: one of its
+    columns), per outlet code; ``ALL``: all of them."""
+    ids = ids.to_numpy(dtype=np.int64)
+    (docs, _), _ = _sorted_rows([corpus.sentence_docs, ids], [len(corpus.doc_names), int(ids.max(initial=0)) + 1])
+    counts = np.bincount(corpus.doc_outlet[docs], minlength=len(corpus.outlet_names))
+    counts[corpus.all_outlet] = len(docs)
+    return counts
 
 
 def _pairs_within(units: np.ndarray, actors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row pairs (i, j), i < j, of rows sorted by (unit, actor) with distinct actors per unit,
     for every two rows of the same unit: actor[i] < actor[j]."""
-    new, rank = _runs(units)
+    new = _starts(units)
+    rank = _ranks(new)
     size = np.repeat(_run_lengths(new), _run_lengths(new))
     partners = size - 1 - rank
     left = np.repeat(np.arange(len(units)), partners)
@@ -1059,102 +1286,158 @@ def _pairs_within(units: np.ndarray, actors: np.ndarray) -> tuple[np.ndarray, np
     return left, left + offset + 1
 
 
+def _positions(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Every position of every range [lo, hi), range by range."""
+    count = hi - lo
+    return np.repeat(lo - np.cumsum(count) + count, count) + np.arange(count.sum())
+
+
 def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For ranges [lo, hi): (index of the range, position) for every position in every range."""
-    count = hi - lo
-    which = np.repeat(np.arange(len(lo)), count)
-    return which, np.arange(len(which)) - np.repeat(np.cumsum(count) - count, count) + lo[which]
+    return np.repeat(np.arange(len(lo)), hi - lo), _positions(lo, hi)
 
 
-def _paragraph_evidence(new: np.ndarray, group: np.ndarray, pair: np.ndarray, pair_unit: np.ndarray,
-                        where: np.ndarray, sentence: np.ndarray, n_actors: int, span: int, limit: int,
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The first ``limit`` sentences naming a or b in the shared paragraphs of each group.
+def _unions(lo_a: np.ndarray, n_a: np.ndarray, lo_b: np.ndarray, n_b: np.ndarray, values: np.ndarray,
+            limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For each i, the distinct values of the union of the ascending runs
+    ``values[lo_a[i]:lo_a[i] + n_a[i]]`` and ``values[lo_b[i]:lo_b[i] + n_b[i]]``.
 
-    Rows (one per group and shared paragraph, sorted by group then reading order, ``new``
-    marking each group's first row) are taken in order while fewer than ``limit``
-    sentences are certain (a paragraph gives at least as many as the actor named in more
-    of its sentences); each takes at most the sentences still needed of a and of b
-    (``where``/``sentence``: sorted (paragraph · n_actors + actor) and sentence of each
-    mention). Returns (group, doc code, sent_id) of distinct sentences in reading order.
+    Returns (how many there are, and (start, count) of the first ``limit`` of them, in
+    ascending order, in the fourth array). Two runs of one value each (most pairs) are
+    merged directly; the other (i, value) rows are sorted once (they come nearly sorted,
+    which numpy's stable sort, timsort, handles in close to linear time).
     """
-    lo = {side: np.searchsorted(where, pair_unit * n_actors + actor, "left")
-          for side, actor in (("a", pair // n_actors), ("b", pair % n_actors))}
-    hi = {side: np.searchsorted(where, pair_unit * n_actors + actor, "right")
-          for side, actor in (("a", pair // n_actors), ("b", pair % n_actors))}
-    certain = np.maximum(hi["a"] - lo["a"], hi["b"] - lo["b"])
-    before = np.cumsum(certain) - certain
-    before -= np.repeat(before[new], _run_lengths(new))
-    needed = np.flatnonzero(before < limit)
-    rows, sents = [], []
-    for side in ("a", "b"):
-        start = lo[side][needed]
-        which, at = _expand(start, np.minimum(hi[side][needed], start + limit - before[needed]))
-        rows.append(which)
-        sents.append(sentence[at])
-    n_sents = int(sentence.max()) + 1
-    (packed,), _ = _sorted_rows([np.concatenate(rows) * n_sents + np.concatenate(sents)], [len(needed) * n_sents])
-    row = needed[packed // n_sents]
-    return group[row], pair_unit[row] // span, packed % n_sents
+    single = (n_a == 1) & (n_b == 1)
+    a, b = values[lo_a[single]], values[lo_b[single]]
+    rest = np.flatnonzero(~single)
+    lo = np.column_stack([lo_a[rest], lo_b[rest]]).ravel()
+    which, at = _expand(lo, lo + np.column_stack([n_a[rest], n_b[rest]]).ravel())
+    width = np.int64(values.max(initial=0)) + 1
+    packed = np.sort(which // 2 * width + values[at], kind="stable")
+    packed = packed[_starts(packed)]
+    owner = packed // width
+    rank = _ranks(_starts(owner))
+    sizes = np.ones(len(lo_a), dtype=np.int64)
+    sizes[single] += a != b
+    sizes[rest] = np.bincount(owner, minlength=len(rest))
+    count = np.minimum(sizes, limit)
+    start = np.cumsum(count) - count
+    out = np.empty(count.sum(), dtype=values.dtype)
+    out[start[single]] = np.minimum(a, b)
+    second = (a != b) & (limit > 1)
+    out[start[single][second] + 1] = np.maximum(a, b)[second]
+    shown = rank < limit
+    out[start[rest][owner[shown]] + rank[shown]] = packed[shown] % width
+    return sizes, start, count, out
 
 
-def _level_pairs(corpus: _Corpus, named: Mapping[str, np.ndarray], units: Mapping[str, np.ndarray], n_actors: int,
-                 unit: str, max_evidence: int) -> pd.DataFrame:
-    """Co-mention counts of one unit kind (``unit``: ``sent_id`` or ``para_id``), sorted by
-    outlet, units (descending), actor_a, actor_b (see :func:`comention_table`).
+def _group_evidence(seq: np.ndarray, sizes: np.ndarray, first: np.ndarray, count: np.ndarray, sentences: np.ndarray,
+                    evidence: Mapping[str, np.ndarray], limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """(``;``-joined keys of the first ``limit`` sentences, text of the first) of each group.
 
-    ``named``: doc, para_id, sent_id, actor codes of the mentions; ``units``: doc,
-    para_id, sent_id of every sentence. Output columns: ``outlet`` (code), ``pair``
-    (actor_a · n_actors + actor_b), ``units``, ``articles``, ``named`` (sentences naming
-    a plus sentences naming b, summed over the shared units), ``units_a``, ``units_b``,
-    ``n_units``, ``evidence``, ``evidence_text``. Pairs are formed once per unit, sorted
-    once; the outlet's rows and ``ALL``'s are read off the same arrays.
+    ``seq``: shared units, group by group (``sizes`` of them per group), in reading order;
+    ``first``, ``count``: where each shared unit's sentences (the sentences naming either
+    actor, in reading order; at least one) start in ``sentences`` and how many there
+    are; ``evidence``: ``keys`` and ``texts`` by sentence number.
     """
-    n_docs, n_outlets = len(corpus.doc_names), len(corpus.outlet_names)
-    width = n_actors * n_actors
-    span = int(max(named[unit].max(), units[unit].max(initial=0))) + 1
-    n_sents = int(named["sent_id"].max()) + 1
-    (m_unit, m_actor, m_sent), _ = _sorted_rows([named["doc"] * span + named[unit], named["actor"], named["sent_id"]],
-                                                [n_docs * span, n_actors, n_sents])
-    where = m_unit * n_actors + m_actor
-    new, _ = _runs(where)
-    unit_of, actor_of, per_unit = m_unit[new], m_actor[new], where[new]
-    named_sents = _run_lengths(new)
+    count = count[seq]
+    offsets = np.cumsum(sizes) - sizes
+    before = np.cumsum(count) - count
+    before -= np.repeat(before[offsets], sizes)
+    taken = np.clip(limit - before, 0, count)
+    per_group = np.add.reduceat(taken, offsets)
+    starts = np.zeros(per_group.sum(), dtype=bool)
+    starts[np.cumsum(per_group) - per_group] = True
+    keys = _join_runs(evidence["keys"], sentences[_positions(first[seq], first[seq] + taken)], starts, ";")
+    return keys, evidence["texts"][sentences[first[seq[offsets]]]]
+
+
+def _level_pairs(corpus: _Corpus, unit: np.ndarray, actor: np.ndarray, sentence: np.ndarray, unit_doc: np.ndarray,
+                 n_units: np.ndarray, n_actors: int, evidence: Mapping[str, np.ndarray], limit: int,
+                 sentence_units: bool) -> dict[str, np.ndarray]:
+    """Co-mention counts of one unit kind, for every outlet and ``ALL``, sorted by outlet,
+    units (descending), pair (see :func:`comention_table`).
+
+    Per mention: ``unit`` (units numbered in reading order), ``actor`` (code) and
+    ``sentence`` (named sentences numbered in reading order); ``unit_doc``: article code of
+    each unit; ``n_units``: all units of each outlet code; ``evidence``: ``keys`` and
+    ``texts`` by sentence number; ``sentence_units``: the units are the sentences. Output
+    arrays: ``outlet`` (code), ``pair`` (actor_a · n_actors + actor_b), ``units``,
+    ``articles``, ``sentences`` (naming a or b, in the shared units), ``units_a``,
+    ``units_b``, ``n_units``, ``evidence`` (up to ``limit`` keys of those sentences),
+    ``evidence_text``.
+
+    Pairs are formed once per unit and sorted once, by (pair, unit): ``ALL``'s groups are
+    runs of that order, the outlets' groups runs of its stable regrouping by outlet.
+    """
+    n_outlets = len(corpus.outlet_names)
+    (m_unit, m_actor, m_sentence), _ = _sorted_rows([unit, actor, sentence], [len(unit_doc), n_actors,
+                                                                            len(evidence["keys"])])
+    new = _starts(m_unit, m_actor)
+    run_first, named = np.flatnonzero(new), _run_lengths(new)
+    unit_of, actor_of = m_unit[new], m_actor[new]
     left, right = _pairs_within(unit_of, actor_of)
-    (pair, pair_unit), _ = _sorted_rows([actor_of[left] * n_actors + actor_of[right], unit_of[left]],
-                                        [width, n_docs * span])
-    weight = (named_sents[np.searchsorted(per_unit, pair_unit * n_actors + pair // n_actors)]
-              + named_sents[np.searchsorted(per_unit, pair_unit * n_actors + pair % n_actors)])
-    outlet, pair, pair_unit, weight = corpus.own_then_all(pair_unit // span, pair, pair_unit, weight)
-    pair_doc = pair_unit // span
-    new, rank = _runs(outlet, pair)
-    starts = np.flatnonzero(new)
-    out = pd.DataFrame({"outlet": outlet[new], "pair": pair[new], "units": _run_lengths(new),
-                        "articles": np.add.reduceat(_runs(outlet, pair, pair_doc)[0].astype(np.int64), starts),
-                        "named": np.add.reduceat(weight, starts)})
-    (single_outlet, single_actor), single_units = _sorted_rows([corpus.doc_outlet[unit_of // span], actor_of],
-                                                               [n_outlets, n_actors])
-    singles = pd.Series(np.concatenate([single_units, np.bincount(actor_of, minlength=n_actors)]), index=np.concatenate(
-        [single_outlet * n_actors + single_actor, corpus.all_outlet * n_actors + np.arange(n_actors)]))
-    for side, actor in (("units_a", out["pair"] // n_actors), ("units_b", out["pair"] % n_actors)):
-        out[side] = singles.reindex(out["outlet"] * n_actors + actor).to_numpy()
-    (unit_docs, _), _ = _sorted_rows([units["doc"], units[unit]], [n_docs, span])
-    n_units = np.bincount(corpus.doc_outlet[unit_docs], minlength=n_outlets)
-    n_units[corpus.all_outlet] = len(unit_docs)
-    out["n_units"] = n_units[out["outlet"].to_numpy()]
-    group = np.cumsum(new) - 1
-    if unit == "sent_id":
-        head = rank < max_evidence
-        e_group, e_doc, e_sent = group[head], pair_doc[head], pair_unit[head] % span
+    if sentence_units:
+        ones = np.ones(len(left), dtype=np.int64)
+        behind, first, count, sentences = ones, np.arange(len(left)), ones, m_sentence[run_first[left]]
     else:
-        e_group, e_doc, e_sent = _paragraph_evidence(new, group, pair, pair_unit, where, m_sent, n_actors, span,
-                                                     max_evidence)
-    new, rank = _runs(e_group)
-    head = rank < max_evidence
-    out["evidence"] = _join_heads(new[head], corpus.keys(e_doc[head], e_sent[head]), max_evidence, ";")
-    out["evidence_text"] = corpus.text_of(e_doc[new], e_sent[new])
-    order = np.lexsort((out["pair"].to_numpy(), -out["units"].to_numpy(), out["outlet"].to_numpy()))
-    return out.iloc[order].reset_index(drop=True)
+        behind, first, count, sentences = _unions(run_first[left], named[left], run_first[right], named[right],
+                                                  m_sentence, limit)
+    pair, pair_unit = actor_of[left] * n_actors + actor_of[right], unit_of[left]
+    pair_doc = unit_doc[pair_unit]
+    outlet = corpus.doc_outlet[pair_doc]
+    in_order = _order([pair, pair_unit], [n_actors * n_actors, len(unit_doc)])
+    by_outlet = in_order[_stable_order(outlet[in_order], n_outlets)]
+    (single_outlet, single_actor), single_units = _sorted_rows([corpus.doc_outlet[unit_doc[unit_of]], actor_of],
+                                                               [n_outlets, n_actors])
+    singles = single_outlet * n_actors + single_actor
+    everywhere = np.bincount(actor_of, minlength=n_actors)
+    parts, seqs = [], []
+    for seq, outlets in ((by_outlet, outlet[by_outlet]), (in_order, None)):
+        group_new = _starts(pair[seq]) if outlets is None else _starts(outlets, pair[seq])
+        starts = np.flatnonzero(group_new)
+        group_outlet = np.full(len(starts), corpus.all_outlet) if outlets is None else outlets[starts]
+        group_pair = pair[seq][starts]
+        part = {"outlet": group_outlet, "pair": group_pair, "units": _run_lengths(group_new),
+                "articles": np.add.reduceat(_starts(group_new.cumsum(), pair_doc[seq]).astype(np.int64), starts),
+                "sentences": np.add.reduceat(behind[seq], starts)}
+        for side, sided in (("units_a", group_pair // n_actors), ("units_b", group_pair % n_actors)):
+            part[side] = everywhere[sided] if outlets is None else single_units[
+                np.searchsorted(singles, group_outlet * n_actors + sided)]
+        part["n_units"] = n_units[group_outlet]
+        parts.append(part)
+        seqs.append(seq)
+    # Rows of one outlet code are in pair order (each part is), so a stable sort by
+    # (outlet, units descending) leaves them sorted by pair within equal units.
+    n_own = len(parts[0]["pair"])
+    units = np.concatenate([part["units"] for part in parts])
+    most = units.max(initial=0) + 1
+    order = np.argsort(np.concatenate([part["outlet"] for part in parts]) * most + (most - 1 - units), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    out = {}
+    for column in parts[0]:
+        out[column] = np.empty(len(order), dtype=parts[0][column].dtype)
+        out[column][rank[:n_own]], out[column][rank[n_own:]] = parts[0][column], parts[1][column]
+    # The evidence is made in that order, from each group's first ``limit`` shared units
+    # in the concatenated sequences (each gives at least one sentence), except for the
+    # ``ALL`` groups of pairs named in one outlet only: they show that outlet's group's.
+    outlet_all = np.searchsorted(parts[1]["pair"], parts[0]["pair"])
+    source = np.arange(len(order))
+    alone = np.flatnonzero(np.bincount(outlet_all, minlength=len(order) - n_own) == 1)
+    owner = np.empty(len(order) - n_own, dtype=np.int64)
+    owner[outlet_all] = np.arange(n_own)
+    source[n_own + alone] = owner[alone]
+    own = source[order] == order
+    shown = np.minimum(units, limit)[order[own]]
+    begins = (np.cumsum(units) - units)[order[own]]
+    copies = np.flatnonzero(~own)
+    for column, values in zip(("evidence", "evidence_text"), _group_evidence(
+            np.concatenate(seqs)[_positions(begins, begins + shown)], shown, first, count, sentences, evidence, limit)):
+        out[column] = np.empty(len(order), dtype=object)
+        out[column][own] = values
+        out[column][copies] = out[column][rank[source[order[copies]]]]
+    return out
 
 
 def actor_prominence(mentions: pd.DataFrame, sentences: pd.DataFrame, articles: pd.DataFrame,
@@ -1168,24 +1451,31 @@ def actor_prominence(mentions: pd.DataFrame, sentences: pd.DataFrame, articles: 
     """
     if mentions.empty:
         return pd.DataFrame(columns=PROMINENCE_COLUMNS)
-    corpus, docs = _Corpus.build(sentences, articles, mentions["doc_id"])
-    kinds, names = _group_codes(mentions, ["actor", "actor_type"])
-    sents = mentions["sent_id"].to_numpy(dtype=np.int64)
-    (kind, doc, sent), _ = _sorted_rows([kinds, docs, sents], [len(names), len(corpus.doc_names),
-                                                               int(sents.max()) + 1])
+    return _prominence(_Coded.build(mentions, sentences, articles))
+
+
+def _prominence(coded: _Coded) -> pd.DataFrame:
+    """:func:`actor_prominence` of coded mentions."""
+    corpus, sents = coded.corpus, coded.sents
+    (kind, doc, sent), _ = _sorted_rows([coded.kinds, coded.docs, sents], [len(coded.kind_names),
+                                                                         len(corpus.doc_names), int(sents.max()) + 1])
     outlet, kind, doc, sent = corpus.own_then_all(doc, kind, doc, sent)
-    new, _ = _runs(outlet, kind)
-    per_doc, _ = _runs(outlet, kind, doc)
-    out = pd.DataFrame({"outlet": corpus.outlet_names[outlet[new]], "actor": names["actor"].to_numpy()[kind[new]],
-                        "actor_type": names["actor_type"].to_numpy()[kind[new]], "sentences": _run_lengths(new)})
-    out["n_sentences_outlet"] = corpus.sentence_counts()[outlet[new]]
-    out["share"] = out["sentences"] / out["n_sentences_outlet"]
-    out["ci_low"], out["ci_high"] = wilson_interval(out["sentences"], out["n_sentences_outlet"])
-    out["articles"] = np.add.reduceat(per_doc.astype(np.int64), np.flatnonzero(new))
-    out["evidence"] = corpus.keys(doc[new], sent[new])
-    out["evidence_text"] = corpus.text_of(doc[new], sent[new])
-    order = np.lexsort((kind[new], -out["share"].to_numpy(), outlet[new]))
-    return out.iloc[order][PROMINENCE_COLUMNS].reset_index(drop=True)
+    new = _starts(outlet, kind)
+    starts = np.flatnonzero(new)
+    articles = np.add.reduceat(_starts(outlet, kind, doc).astype(np.int64), starts)
+    outlet, kind, doc, sent = outlet[starts], kind[starts], doc[starts], sent[starts]
+    counts = _run_lengths(new)
+    totals = corpus.sentence_counts()[outlet]
+    share = counts / totals
+    order = np.lexsort((kind, -share, outlet))
+    low, high = wilson_interval(counts[order], totals[order])
+    return pd.DataFrame({
+        "outlet": corpus.outlet_names[outlet[order]], "actor": coded.kind_names["actor"].to_numpy()[kind[order]],
+        "actor_type": coded.kind_names["actor_type"].to_numpy()[kind[order]], "sentences": counts[order],
+        "n_sentences_outlet": totals[order], "share": share[order], "ci_low": low, "ci_high": high,
+        "articles": articles[order],
+        "evidence": corpus.keys(doc[order], sent[order]), "evidence_text": corpus.text_of(doc[order], sent[order]),
+    }, columns=PROMINENCE_COLUMNS)
 
 
 def actor_summary(mentions: pd.DataFrame, articles: pd.DataFrame) -> pd.DataFrame:
@@ -1195,28 +1485,29 @@ def actor_summary(mentions: pd.DataFrame, articles: pd.DataFrame) -> pd.DataFram
     """
     if mentions.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    kinds, out = _group_codes(mentions, ["actor", "actor_type"])
-    docs, doc_names = _sorted_codes(mentions["doc_id"])
-    outlets, outlet_names = pd.factorize(_outlets(mentions, articles))
-    sents = mentions["sent_id"].to_numpy(dtype=np.int64)
-    n_kinds = len(out)
-    out["mentions"] = np.bincount(kinds, minlength=n_kinds)
-    for column, columns, sizes in (
-        ("sentences", [docs, sents], [len(doc_names), int(sents.max()) + 1]),
-        ("articles", [docs], [len(doc_names)]),
-        ("outlets", [outlets], [len(outlet_names)]),
-    ):
-        (kind, *_), _ = _sorted_rows([kinds, *columns], [n_kinds, *sizes])
-        out[column] = np.bincount(kind, minlength=n_kinds)
-    actors, actor_names = _sorted_codes(mentions["actor"])
-    surfaces, surface_names = _sorted_codes(mentions["surface"])
-    (actor, surface), n = _sorted_rows([actors, surfaces], [len(actor_names), len(surface_names)])
+    return _summary(_Coded.build(mentions, None, articles), mentions["surface"])
+
+
+def _summary(coded: _Coded, surfaces: pd.Series) -> pd.DataFrame:
+    """:func:`actor_summary` of coded mentions (``surfaces``: their surface)."""
+    kinds, docs, sents = coded.kinds, coded.docs, coded.sents
+    n_kinds, n_docs = len(coded.kind_names), len(coded.corpus.doc_names)
+    (kind, doc, _), _ = _sorted_rows([kinds, docs, sents], [n_kinds, n_docs, int(sents.max()) + 1])
+    per_doc = _starts(kind, doc)
+    (per_outlet, _), _ = _sorted_rows([kind[per_doc], coded.corpus.doc_outlet[doc[per_doc]]],
+                                      [n_kinds, len(coded.corpus.outlet_names)])
+    out = {"actor": coded.kind_names["actor"].to_numpy(), "actor_type": coded.kind_names["actor_type"].to_numpy(),
+           "mentions": np.bincount(kinds, minlength=n_kinds), "sentences": np.bincount(kind, minlength=n_kinds),
+           "articles": np.bincount(kind[per_doc], minlength=n_kinds),
+           "outlets": np.bincount(per_outlet, minlength=n_kinds)}
+    surfaces, surface_names = _sorted_codes(surfaces)
+    (actor, surface), n = _sorted_rows([coded.actors, surfaces], [len(coded.actor_names), len(surface_names)])
     order = np.lexsort((surface, -n, actor))
-    new, _ = _runs(actor[order])
-    joined = pd.Series(_join_heads(new, surface_names[surface[order]], 5, "; "), index=actor_names)
-    out["surfaces"] = joined.reindex(out["actor"]).to_numpy()
-    order = np.lexsort((np.arange(n_kinds), -out["mentions"].to_numpy()))
-    return out.iloc[order][SUMMARY_COLUMNS].reset_index(drop=True)
+    new = _starts(actor[order])
+    head = _ranks(new) < 5
+    out["surfaces"] = _join_runs(surface_names, surface[order][head], new[head], "; ")[coded.kind_actors]
+    order = np.lexsort((np.arange(n_kinds), -out["mentions"]))
+    return pd.DataFrame({column: out[column][order] for column in SUMMARY_COLUMNS})
 
 
 def unresolved_entities(entities: pd.DataFrame, *, table: ActorTable | None = None,
@@ -1228,37 +1519,49 @@ def unresolved_entities(entities: pd.DataFrame, *, table: ActorTable | None = No
     map); ``mentions`` (actors with at least one span counted under the model's own
     text, method ``ner``); or raw :func:`extract_entities` output, looked up in
     ``table`` (default ``data_dir/actors.yml``) span by span. Output columns:
-    ``surface`` (actor or display form), ``label`` (most frequent spaCy label),
-    ``count`` (spans), ``articles``, ``example`` (first ``doc_id:sent_id``); rows with
-    ``count >= min_count``, sorted by count (descending), surface.
+    ``surface`` (actor or display form), ``label`` (most frequent spaCy label, the first
+    in sorted order among equals), ``count`` (spans), ``articles``, ``example`` (first
+    ``doc_id:sent_id``); rows with ``count >= min_count``, sorted by count (descending),
+    surface.
     """
-    if "status" in entities.columns:
-        own = set(entities.loc[entities["method"] == "ner", "actor"])
-        frame = pd.concat([
-            entities[entities["actor"].isin(own)].assign(name=lambda f: f["actor"]),
-            entities[entities["status"] == "unmapped"].assign(name=lambda f: f["clean"]),
-        ])
-    elif "method" in entities.columns:
-        own = set(entities.loc[entities["method"] == "ner", "actor"])
-        frame = entities[entities["actor"].isin(own)].assign(name=lambda f: f["actor"])
+    if "method" in entities.columns:
+        actors, actor_names = pd.factorize(entities["actor"].to_numpy(dtype=object))
+        own = np.zeros(len(actor_names) + 1, dtype=bool)
+        own[actors[(entities["method"] == "ner").to_numpy()]] = True
+        words, names = np.where(own[actors], actors, -1), actor_names
+        if "status" in entities.columns:
+            unmapped = np.flatnonzero((entities["status"] == "unmapped").to_numpy())
+            cleans, clean_names = pd.factorize(entities["clean"].to_numpy(dtype=object)[unmapped])
+            words[unmapped] = len(names) + cleans
+            names = np.concatenate([names, clean_names])
+        keep = np.flatnonzero(words >= 0)
+        vocabulary, names = _sorted_codes(names)
+        used, name = np.unique(vocabulary[words[keep]], return_inverse=True)
+        name_values = names[used]
     else:
         table = table if table is not None else load_actor_table(Path(data_dir) / "actors.yml")
-        frame = _table_pass(entities, table, norp=True, metonyms=True)
-        frame = frame[frame["status"].isin(["open", "unmapped"])].assign(name=lambda f: f["clean"])
-    if frame.empty:
+        codes, distinct = _table_pass(entities, table, norp=True, metonyms=True)
+        keep = np.flatnonzero(distinct["status"].isin(["open", "unmapped"]).to_numpy()[codes])
+        name, name_values = _sorted_codes(distinct["clean"].to_numpy(dtype=object)[codes[keep]])
+    if not len(keep):
         return pd.DataFrame(columns=UNRESOLVED_COLUMNS)
-    frame = frame.sort_values(["doc_id", "sent_id"], kind="stable")
-    labels = (frame.groupby(["name", "label"]).size().rename("n").reset_index()
-              .sort_values(["name", "n", "label"], ascending=[True, False, True]).drop_duplicates("name")
-              .set_index("name")["label"])
-    out = frame.groupby("name", sort=False).agg(
-        count=("doc_id", "size"), articles=("doc_id", "nunique"), doc_id=("doc_id", "first"),
-        sent_id=("sent_id", "first"),
-    ).reset_index().rename(columns={"name": "surface"})
-    out["label"] = out["surface"].map(labels)
-    out["example"] = _keys(out["doc_id"], out["sent_id"])
-    out = out[out["count"] >= min_count].sort_values(["count", "surface"], ascending=[False, True])
-    return out[UNRESOLVED_COLUMNS].reset_index(drop=True)
+    docs, doc_names = _sorted_codes(entities["doc_id"].to_numpy(dtype=object)[keep])
+    sents = entities["sent_id"].to_numpy(dtype=np.int64)[keep]
+    labels, label_names = _sorted_codes(entities["label"].to_numpy(dtype=object)[keep])
+    count = np.bincount(name, minlength=len(name_values))
+    (name_of, doc_of, sent_of), _ = _sorted_rows([name, docs, sents],
+                                                 [len(name_values), len(doc_names), int(sents.max()) + 1])
+    first = _starts(name_of)
+    articles = np.bincount(name_of[_starts(name_of, doc_of)], minlength=len(name_values))
+    (label_name, label), n = _sorted_rows([name, labels], [len(name_values), len(label_names)])
+    by_votes = np.lexsort((label, -n, label_name))
+    top = by_votes[_starts(label_name[by_votes])]
+    wanted = np.flatnonzero(count >= min_count)
+    wanted = wanted[np.lexsort((wanted, -count[wanted]))]
+    return pd.DataFrame({
+        "surface": name_values[wanted], "label": label_names[label[top]][wanted], "count": count[wanted],
+        "articles": articles[wanted], "example": _keys(doc_names[doc_of[first]][wanted], sent_of[first][wanted]),
+    }, columns=UNRESOLVED_COLUMNS)
 
 
 # --------------------------------------------------------------------- stage
@@ -1289,6 +1592,19 @@ def document_step(
     entities = extract_entities(frames["sentences"], model=model, batch_size=batch_size, n_process=1,
                                 patterns=entity_patterns(table))
     return {"entities": entities}
+
+
+def _aggregates(mentions: pd.DataFrame, sentences: pd.DataFrame, articles: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``comentions`` (:func:`comention_table`), ``actors`` (:func:`actor_summary`) and
+    ``actor_prominence`` (:func:`actor_prominence`) with their defaults, from one coding of
+    the mentions (:class:`_Coded`)."""
+    if mentions.empty:
+        return {"comentions": comention_table(mentions, sentences, articles),
+                "actors": actor_summary(mentions, articles),
+                "actor_prominence": actor_prominence(mentions, sentences, articles)}
+    coded = _Coded.build(mentions, sentences, articles)
+    return {"comentions": _comentions(coded, mentions["para_id"], sentences, COMENTION_LEVELS, MAX_EVIDENCE),
+            "actors": _summary(coded, mentions["surface"]), "actor_prominence": _prominence(coded)}
 
 
 def run(
@@ -1328,9 +1644,7 @@ def run(
     mentions = mentions_table(resolved)
     return {
         "mentions": mentions,
-        "comentions": comention_table(mentions, sentences, articles),
-        "actors": actor_summary(mentions, articles),
-        "actor_prominence": actor_prominence(mentions, sentences, articles),
+        **_aggregates(mentions, sentences, articles),
         "actor_merges": merges_table(resolved),
         "unresolved_entities": unresolved_entities(resolved, min_count=min_unresolved),
     }

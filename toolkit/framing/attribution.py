@@ -347,11 +347,15 @@ def attribution_by_outlet(attribution: pd.DataFrame, articles: pd.DataFrame,
     out["speaker_type"] = types.drop_duplicates(keys).set_index(keys)["speaker_type"]
     verbs = att.assign(verb=att["verb"].str.lower()).groupby(keys + ["verb"]).size().rename("uses").reset_index()
     verbs = verbs.sort_values(keys + ["uses", "verb"], ascending=[True] * 3 + [False, True])
-    verbs["label"] = verbs["verb"] + " ×" + verbs["uses"].astype(str)
-    out["verbs"] = verbs.groupby(keys, sort=True)["label"].agg(", ".join)
+    # one join per group over a list, not pandas' per-group Python aggregation (40,000 groups)
+    labels = (verbs["verb"] + " ×" + verbs["uses"].astype(str)).tolist()
+    starts = [*np.flatnonzero(~verbs.duplicated(keys).to_numpy()).tolist(), len(verbs)]
+    out["verbs"] = pd.Series([", ".join(labels[s:e]) for s, e in zip(starts[:-1], starts[1:])],
+                             index=pd.MultiIndex.from_frame(verbs.iloc[starts[:-1]][keys]))
     first = grouped[["doc_id", "sent_id", "quote"]].first()
     if sentences is not None:
-        texts = sentences[["doc_id", "sent_id", "text"]].drop_duplicates(["doc_id", "sent_id"])
+        texts = sentences.loc[sentences["doc_id"].isin(first["doc_id"]), ["doc_id", "sent_id", "text"]]
+        texts = texts.drop_duplicates(["doc_id", "sent_id"])
         first = first.reset_index().merge(texts, how="left", on=["doc_id", "sent_id"]).set_index(keys)
         example = first["text"].where(first["text"].notna(), first["quote"])
     else:

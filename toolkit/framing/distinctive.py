@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -62,25 +64,31 @@ def ngram_analyzer(stopwords: frozenset[str], max_n: int = 3):
 
 def ngram_occurrences(tokens: Sequence[str], stopwords: frozenset[str],
                       max_n: int = 3) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], list[str]]]:
-    """Every n-gram occurrence of :func:`ngram_analyzer` in space-joined token strings, vectorised.
+    """Every n-gram occurrence of :func:`ngram_analyzer` in token strings as :func:`sentence_tokens`
+    writes them (tokens joined by single spaces; "" for none), vectorised.
 
     Returns ``rows`` (the position in ``tokens`` of each occurrence; ascending within each n),
-    ``keys`` (an integer code per occurrence: 0..n_terms-1, each code used by one n only) and
-    ``spell`` (codes → their n-grams as text)."""
-    parts = " \x00 ".join(tokens).split()
-    codes, uniques = pd.factorize(np.asarray(parts, dtype=object))
-    sentinel = codes == pd.Index(uniques).get_indexer(["\x00"])[0]
-    row = np.cumsum(sentinel)[~sentinel]
-    ids = codes[~sentinel].astype(np.int64)
-    stop = np.fromiter((u in stopwords for u in uniques), dtype=bool, count=len(uniques))
+    ``keys`` (an integer code per occurrence: 0..n_terms-1, each code used by one n only, in
+    order of first occurrence within each n) and ``spell`` (codes → their n-grams as text).
+    Tokens are split and coded by Arrow (a hash table in C instead of a Python list of ten
+    million words)."""
+    texts = pa.array(tokens, type=pa.large_string())
+    words = pc.split_pattern(pc.if_else(pc.equal(texts, ""), None, texts), " ")
+    row = pc.list_parent_indices(words).to_numpy()
+    coded = pc.dictionary_encode(pc.list_flatten(words))
+    ids = coded.indices.to_numpy().astype(np.int64)
+    uniques = np.asarray(coded.dictionary.to_pylist(), dtype=object)
+    countable = ~np.fromiter((u in stopwords for u in uniques), dtype=bool, count=len(uniques))[ids]
     rows, keys, first_start, length = [], [], [], []
     n_terms = 0
     for n in range(1, max_n + 1):
-        start = np.arange(max(len(ids) - n + 1, 0))
-        start = start[(row[start] == row[start + n - 1]) & ~stop[ids[start]] & ~stop[ids[start + n - 1]]]
+        end = len(ids) - n + 1
+        start = np.flatnonzero((row[:end] == row[n - 1:]) & countable[:end] & countable[n - 1:])
         key = ids[start]
         for j in range(1, n):
-            key = pd.factorize(key * len(uniques) + ids[start + j])[0].astype(np.int64)
+            if (int(key.max(initial=0)) + 1) * len(uniques) >= 2 ** 63:
+                key = pd.factorize(key)[0].astype(np.int64)
+            key = key * len(uniques) + ids[start + j]
         key = pd.factorize(key)[0]
         first = np.flatnonzero(key > np.maximum.accumulate(np.r_[-1, key[:-1]]))
         rows.append(row[start])
@@ -91,7 +99,12 @@ def ngram_occurrences(tokens: Sequence[str], stopwords: frozenset[str],
     starts, lengths = np.concatenate(first_start), np.concatenate(length)
 
     def spell(selected: np.ndarray) -> list[str]:
-        return [" ".join(uniques[ids[s: s + n]]) for s, n in zip(starts[selected], lengths[selected])]
+        first, n = starts[selected], lengths[selected]
+        grams = uniques[ids[first]]
+        for j in range(1, max_n):
+            longer = n > j
+            grams[longer] = grams[longer] + " " + uniques[ids[first[longer] + j]]
+        return grams.tolist()
 
     return np.concatenate(rows), np.concatenate(keys), spell
 
@@ -121,6 +134,19 @@ def log_odds_dirichlet(counts_a: np.ndarray, counts_b: np.ndarray, prior: np.nda
              - np.log((counts_b + prior) / (n_b + a0 - counts_b - prior)))
     variance = 1.0 / (counts_a + prior) + 1.0 / (counts_b + prior)
     return delta, delta / np.sqrt(variance)
+
+
+def top_terms(candidates: np.ndarray, score: np.ndarray, terms: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` candidates (indices into ``score``/``terms``) with the highest score, ties broken
+    by term, best first. Only candidates scoring at least the k-th best are sorted (a corpus
+    has hundreds of thousands of terms; comparing their strings is the slow part).
+
+    >>> top_terms(np.arange(4), np.array([1., 3., 3., 2.]), np.array(["d", "c", "b", "a"]), 2).tolist()
+    [2, 1]
+    """
+    if len(candidates) > k > 0:
+        candidates = candidates[score[candidates] >= -np.partition(-score[candidates], k - 1)[k - 1]]
+    return candidates[np.lexsort((terms[candidates], -score[candidates]))][:k]
 
 
 def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k: int = 20, min_count: int = 3,
@@ -203,7 +229,7 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
         firsts = own_first[k].toarray().ravel() - 1
         for side, count in ((1, own), (-1, rest)):
             ok = np.flatnonzero((side * z >= min_z) & (count >= min_count))
-            for t in ok[np.lexsort((terms[ok], -side * z[ok]))][:top_k]:
+            for t in top_terms(ok, side * z, terms, top_k):
                 first = int(firsts[t] if side == 1 else best_row[t] if best_outlet[t] != k else second_row[t])
                 out_rows.append((outlet, terms[t], round(float(delta[t]), 4), round(float(z[t]), 4), int(own[t]),
                                  int(rest[t]), int(n_tokens[k]), int(n_tokens.sum() - n_tokens[k]),

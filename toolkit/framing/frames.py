@@ -46,8 +46,8 @@ def word_forms(word: str) -> list[str]:
     lemmatises, and only with its tagger, ~6k words/s — too slow to run on every sentence).
     Over-generation (``war`` → ``wared``) is harmless: such strings do not occur in text.
 
-    >>> word_forms("escalate")[:4]
-    ['escalate', 'escalated', 'escalates', 'escalating']
+    >>> {"escalated", "escalates", "escalating"} <= set(word_forms("escalate"))
+    True
     """
     stems = {word}
     for a, b in (("ize", "ise"), ("yze", "yse"), ("ization", "isation")):
@@ -149,7 +149,7 @@ def _cue_regex(frame: Frame) -> re.Pattern[str] | None:
 def _triggers(cues: Sequence[str]) -> tuple[frozenset[str], tuple[str, ...], bool]:
     """Words whose presence makes a cue match possible: the forms of each cue's first word,
     prefixes of wildcard first words, and whether some cue starts with a non-word (always try).
-    Checking them against a sentence's word set first skips most regex searches."""
+    Checking them against a sentence's words first skips most regex searches."""
     forms: set[str] = set()
     prefixes: list[str] = []
     always = False
@@ -164,31 +164,65 @@ def _triggers(cues: Sequence[str]) -> tuple[frozenset[str], tuple[str, ...], boo
     return frozenset(forms), tuple(prefixes), always
 
 
+def _prefix_search(prefixes: Sequence[str]) -> re.Pattern[str] | None:
+    """A regex finding, in lowercase text, the start of each word (``[^\W_]+`` run) that begins
+    with one of the prefixes: one C-level scan per sentence instead of testing its every word
+    against every frame's prefixes in Python. A prefix with a non-word character never begins a
+    word, so it is left out ("" begins any word). None when no prefix can match.
+
+    >>> [m.start() for m in _prefix_search(["negotiat", "u.s"]).finditer("renegotiate, negotiated")]
+    [13]
+    """
+    alternatives = sorted({re.escape(p) for p in prefixes if not p or WORD.fullmatch(p)})
+    return re.compile(rf"(?<![^\W_])(?=[^\W_])(?:{'|'.join(alternatives)})") if alternatives else None
+
+
 def match_cues(texts: Sequence[str], frames: Sequence[Frame]) -> tuple[np.ndarray, list[list[list[str]]]]:
     """Cue weights and matched phrases per text and frame.
 
     Returns ``weights`` (``len(texts) x len(frames)``: sum of the weights of the distinct cues
     found) and ``phrases[i][j]``: the matched surface strings in order of appearance (each
-    distinct cue once).
+    distinct cue once). A frame's cue regex runs only on the texts holding one of its trigger
+    words (:func:`_triggers`), found for all frames at once: each text's words meet one set of
+    all trigger words, and one regex finds the words that begin with any frame's prefix.
     """
     weights = np.zeros((len(texts), len(frames)))
     phrases: list[list[list[str]]] = [[[] for _ in frames] for _ in texts]
-    words = [set(WORD.findall(text.lower())) for text in texts]
+    matchers: dict[int, tuple[re.Pattern[str], list[str]]] = {}
+    frames_of_word: dict[str, list[int]] = {}
+    prefixed: list[tuple[int, tuple[str, ...]]] = []
+    always: set[int] = set()
     for j, frame in enumerate(frames):
         pattern = _cue_regex(frame)
         if pattern is None:
             continue
         cues = sorted(frame.cues, key=lambda c: (-len(c), c))
-        triggers, prefixes, always = _triggers(cues)
-        for i, text in enumerate(texts):
-            if not (always or words[i] & triggers or (prefixes and any(w.startswith(prefixes) for w in words[i]))):
-                continue
+        matchers[j] = pattern, cues
+        triggers, prefixes, tries_always = _triggers(cues)
+        for word in triggers:
+            frames_of_word.setdefault(word, []).append(j)
+        if prefixes:
+            prefixed.append((j, prefixes))
+        if tries_always:
+            always.add(j)
+    trigger_words = frozenset(frames_of_word)
+    prefix_search = _prefix_search([p for _, prefixes in prefixed for p in prefixes])
+    for i, text in enumerate(texts):
+        lowered = text.lower()
+        candidates = set(always)
+        for word in trigger_words.intersection(WORD.findall(lowered)):
+            candidates.update(frames_of_word[word])
+        for m in prefix_search.finditer(lowered) if prefix_search else ():
+            word = WORD.match(lowered, m.start()).group(0)
+            candidates.update(j for j, prefixes in prefixed if word.startswith(prefixes))
+        for j in candidates:
+            pattern, cues = matchers[j]
             found: set[str] = set()
             for m in pattern.finditer(text):
                 cue = cues[int(m.lastgroup[1:])]
                 if cue not in found:
                     found.add(cue)
-                    weights[i, j] += frame.cues[cue]
+                    weights[i, j] += frames[j].cues[cue]
                     phrases[i][j].append(m.group(0))
     return weights, phrases
 
@@ -267,9 +301,9 @@ def frame_shares(frames_table: pd.DataFrame, sentences: pd.DataFrame, articles: 
     sents = sentences.assign(outlet=sentences["doc_id"].map(outlet_of)).dropna(subset=["outlet"])
     totals = sents.groupby("outlet").agg(n=("sent_id", "size"), articles=("doc_id", "nunique"))
     labelled = frames_table.assign(outlet=frames_table["doc_id"].map(outlet_of)).dropna(subset=["outlet"])
-    labelled = labelled.merge(sents[["doc_id", "sent_id", "text"]], on=["doc_id", "sent_id"], how="left")
     best = labelled.sort_values(["score", "doc_id", "sent_id"], ascending=[False, True, True])
-    best = best.drop_duplicates(["outlet", "frame"])[["outlet", "frame", "text", "doc_id", "sent_id"]]
+    best = best.drop_duplicates(["outlet", "frame"])[["outlet", "frame", "doc_id", "sent_id"]]
+    best = best.merge(sents[["doc_id", "sent_id", "text"]], on=["doc_id", "sent_id"], how="left")
     counts = labelled.groupby(["outlet", "frame"]).size().rename("sentences").reset_index()
     codebook_table = pd.DataFrame([(f.id, f.family, f.label) for f in codebook], columns=["frame", "family", "label"])
     out = totals.reset_index().merge(codebook_table, how="cross")

@@ -1,0 +1,124 @@
+"""Specifications of the vectorised corpus-level framing code: each equals the plain per-item
+definition it replaces (a regex per term, a regex per frame and sentence, a join per group)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+
+import toolkit.framing as fr
+from toolkit.framing.distinctive import top_terms
+from toolkit.framing.frames import Frame, _cue_regex, match_cues
+from toolkit.framing.naming import _plain_uses, evidence, form_pattern, is_quoted, quoted_terms
+
+EDGE_TEXTS = [
+    "The U.S. and the U.S.-led coalition; U.S.", "U.S.", "“U.S.” is quoted, U.S.A. is not.",
+    "ha ha ha ha", "ha ha, ha ha", "Fake news and fake\u00a0news and Fake  news and Fake\nnews.",
+    "Kyiv-based Kyiv Kyiv_x x-Kyiv ‘Kyiv’ 'Kyiv's' \"Kyiv\"a “Kyiv”", "Israel's Israel’s Israel",
+    "", "AT&T-style deal, AT&T style deal, AT&T-style dealer", "Yes — no. Yes —, Yes —x Yes —",
+    "F❤️CK YEAAHHHH and F❤️CK YEAAHHHH!", "Fair (or great) Fair(or great) Fair ( or great)",
+    "Zelenskyy Zelenskyy’s cafe\u0301 café 2020 Fair", "\x00Yes —\x00 ha ha", "!!", "",
+]
+EDGE_TERMS = ["AT&T-style deal", "F❤️CK YEAAHHHH", "Fair", "Fair (or great)", "Fake news", "Israel", "Kyiv",
+              "U.S", "U.S.", "Yes —", "Zelenskyy", "cafe\u0301", "ha ha", "ha ha ha", "news"]
+
+
+def sentences_of(texts: list[str], doc_size: int = 3) -> pd.DataFrame:
+    return pd.DataFrame({"doc_id": [f"d{i // doc_size}" for i in range(len(texts))],
+                         "sent_id": [i % doc_size for i in range(len(texts))], "text": texts})
+
+
+def plain_uses_by_regex(sentences: pd.DataFrame, terms: list[str]) -> list[tuple[str, str, int]]:
+    """The definition: every match of each term's pattern in each sentence that is not quoted."""
+    return [(term, doc_id, sent_id) for term in terms
+            for doc_id, sent_id, text in sentences[["doc_id", "sent_id", "text"]].itertuples(index=False)
+            for m in form_pattern(term, 0).finditer(text) if not is_quoted(text, *m.span())]
+
+
+def plain_uses(sentences: pd.DataFrame, terms: list[str], **options) -> list[tuple[str, str, int]]:
+    found = _plain_uses(sentences, terms, **options)
+    return list(zip(found["term"].astype(str), found["doc_id"].astype(str), found["sent_id"]))
+
+
+def test_plain_uses_equal_a_regex_per_term_on_edge_cases():
+    sents = sentences_of(EDGE_TEXTS)
+    expected = plain_uses_by_regex(sents, EDGE_TERMS)
+    assert plain_uses(sents, EDGE_TERMS) == expected
+    assert plain_uses(sents, EDGE_TERMS, chunk=4) == plain_uses(sents, EDGE_TERMS, chunk=1) == expected
+    assert plain_uses(sents, []) == [] and plain_uses(sents.iloc[:0], EDGE_TERMS) == []
+    assert ("ha ha", "d1", 0) in expected and expected.count(("ha ha", "d1", 0)) == 2
+    assert ("U.S.", "d0", 0) in expected and ("Kyiv", "d2", 0) in expected
+
+
+def test_plain_uses_equal_a_regex_per_term_on_random_text():
+    rng = random.Random(8)
+    words = ["ha", "Ha", "U", "S", "news", "Fake", "fake", "x-y", "a_b", "é", "2", "Kyiv"]
+    gaps = [" ", "  ", "\u00a0", ". ", ".", "-", "’", "'", "“", "”", "\"", ", ", "\n", " — ", "&"]
+    texts = ["".join(rng.choice(words) + rng.choice(gaps) for _ in range(rng.randrange(0, 12)))
+             for _ in range(300)]
+    sents = sentences_of(texts, doc_size=7)
+    terms = sorted(set(quoted_terms(sents)["term"]) | {"ha ha", "Fake news", "U.S.", "x-y", "U.S", "Kyiv"})
+    assert plain_uses(sents, terms, chunk=50) == plain_uses_by_regex(sents, terms)
+
+
+def test_scare_quote_candidates_keep_the_unquoted_uses_of_other_outlets():
+    sents = pd.DataFrame({"doc_id": ["a", "a", "b", "c"], "sent_id": [0, 1, 0, 0],
+                          "text": ["A ‘regime’ fell.", "The regime won.", "The regime lost.", "No ‘Regime’ here."]})
+    articles = pd.DataFrame({"doc_id": ["a", "b", "c"], "outlet": ["A", "B", "A"]})
+    cands = fr.naming_candidates(sents, articles)
+    assert cands[["key", "variant", "outlet", "count", "doc_ids", "sent_keys"]].values.tolist() == [
+        ["Regime", "“Regime”", "A", 1, "c", "c:0"],
+        ["regime", "regime", "A", 1, "a", "a:1"], ["regime", "regime", "B", 1, "b", "b:0"],
+        ["regime", "“regime”", "A", 1, "a", "a:0"]]
+    assert all(cands[c].dtype == object for c in ("kind", "key", "variant", "outlet", "doc_ids", "sent_keys"))
+
+
+def test_evidence_groups_hits_alike_from_plain_and_categorical_columns():
+    sents = pd.DataFrame({"doc_id": ["b", "b", "a"], "sent_id": [0, 1, 0], "text": ["B0", "B1", "A0"]})
+    hits = pd.DataFrame({"word": ["x", "x", "x", "y", "x"], "doc_id": ["b", "a", "b", "b", "b"],
+                         "sent_id": [1, 0, 1, 0, 0]})
+    out = evidence(hits, ["word"], sents)
+    assert out.values.tolist() == [["x", 4, "a, b", "a:0; b:0; b:1", "A0", "a", 0],
+                                   ["y", 1, "b", "b:0", "B0", "b", 0]]
+    categorical = evidence(hits.astype({"word": "category", "doc_id": "category"}), ["word"], sents)
+    pd.testing.assert_frame_equal(categorical, out)
+
+
+def match_cues_by_regex(texts: list[str], frames: list[Frame]) -> tuple[np.ndarray, list]:
+    """The definition: every frame's cue regex over every text, each distinct cue counted once."""
+    weights, phrases = np.zeros((len(texts), len(frames))), [[[] for _ in frames] for _ in texts]
+    for j, frame in enumerate(frames):
+        cues = sorted(frame.cues, key=lambda c: (-len(c), c))
+        for i, text in enumerate(texts if cues else []):
+            found = set()
+            for m in _cue_regex(frame).finditer(text):
+                cue = cues[int(m.lastgroup[1:])]
+                if cue not in found:
+                    found.add(cue)
+                    weights[i, j] += frame.cues[cue]
+                    phrases[i][j].append(m.group(0))
+    return weights, phrases
+
+
+def test_match_cues_equal_every_cue_regex_on_every_text():
+    frames = [Frame("t.a", "t", "A", "", {"negotiat*": 1, "peace talks": 2, "war": 0.5}, ()),
+              Frame("t.b", "t", "B", "", {"renegotiat*": 1, "war crime": 1, "crime": 1}, ()),
+              Frame("t.c", "t", "C", "", {"9/11": 1, "un*": 0.5}, ()),
+              Frame("t.d", "t", "D", "", {}, ("prototype only",))]
+    texts = ["They negotiated; NEGOTIATIONS and renegotiation.", "foo_negotiate", "Peace-talks, war crimes, wars.",
+             "After 9/11 the UN met.", "Unless", "", "nothing here", "War-crime crime crime"]
+    weights, phrases = match_cues(texts, frames)
+    expected_weights, expected_phrases = match_cues_by_regex(texts, frames)
+    assert phrases == expected_phrases and np.array_equal(weights, expected_weights)
+    assert phrases[0][0] == ["negotiated"] and phrases[0][1] == ["renegotiation"] and weights[0, 0] == 1
+    assert phrases[1][0] == [] and phrases[3][2] == ["9/11", "UN"]
+
+
+def test_top_terms_sort_only_the_best_but_break_ties_by_term():
+    score = np.array([5.0, 1.0, 5.0, 3.0, 5.0, 3.0])
+    terms = np.array(["e", "a", "c", "b", "d", "a"], dtype=object)
+    assert top_terms(np.arange(6), score, terms, 2).tolist() == [2, 4]
+    assert top_terms(np.arange(6), score, terms, 4).tolist() == [2, 4, 0, 5]
+    assert top_terms(np.array([1, 3]), score, terms, 5).tolist() == [3, 1]
