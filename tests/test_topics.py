@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.feature_extraction.text import CountVectorizer
 
 from toolkit import models, topics
 from toolkit.stats import wilson_interval
@@ -278,3 +280,27 @@ def test_umap_gets_exact_neighbours_where_it_would_build_an_nndescent_index():
     smaller = embeddings[: topics.UMAP_EXACT_BELOW - 1]
     model, _ = topics._build_model("large", len(smaller), None, None, [], topics.TopicConfig(), smaller)
     assert model.umap_model.precomputed_knn == (None, None, None)
+
+
+def test_npmi_counts_each_text_as_one_window() -> None:
+    texts = ["a b", "a b", "c", "a"]
+    npmi = topics.npmi_matrix(["a", "b", "c"], texts, str.split)
+    # P(a) = 3/4, P(b) = 1/2, P(a, b) = 1/2: log(0.5 / 0.375) / -log(0.5)
+    assert npmi[0, 1] == pytest.approx(math.log(0.5 / 0.375) / -math.log(0.5))
+    assert npmi[0, 2] == npmi[1, 2] == -1.0 and npmi.diagonal().tolist() == [1.0, 1.0, 1.0]
+    assert topics.npmi_matrix(["a"], ["a", "a"], str.split).tolist() == [[1.0]]
+
+
+def test_coherence_order_keeps_the_best_term_then_follows_co_occurrence() -> None:
+    texts = ["court ruling judge", "court judge", "court ruling", "court vote", "vote senate", "vote senate"]
+    order = topics.coherence_order([["court", "vote", "judge", "ruling", "senate"]], texts, str.split)
+    # judge and ruling only occur with court; vote never with judge, ruling or court's neighbours
+    assert order == [["court", "judge", "ruling", "vote", "senate"]]
+
+
+def test_coherence_order_puts_terms_repeating_a_placed_word_last() -> None:
+    texts = ["white house staff", "white house staff", "house vote"]
+    analyzer = CountVectorizer(ngram_range=(1, 2)).build_analyzer()
+    order = topics.coherence_order([["white house", "house", "white", "staff", "vote"]], texts, analyzer)
+    assert order[0][:3] == ["white house", "staff", "vote"] and sorted(order[0][3:]) == ["house", "white"]
+    assert topics.coherence_order([[], ["x"]], ["x"], str.split) == [[], ["x"]]

@@ -126,11 +126,11 @@ TERM_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
 numbers such as "19" or "000" are never terms)."""
 
 UNASSIGNED = -1
+"""Topic id of paragraphs no topic holds (BERTopic's outlier topic)."""
 UMAP_EXACT_BELOW = 4096
 """UMAP computes exact nearest neighbours itself below this many points (umap-learn's threshold)."""
 EXACT_NEIGHBOURS_MAX = 20_000
 """Largest number of units whose UMAP nearest neighbours are computed exactly (see the module text)."""
-"""Topic id of paragraphs no topic holds (BERTopic's outlier topic)."""
 
 UNASSIGNED_LABEL = "(unassigned)"
 
@@ -161,7 +161,9 @@ class TopicConfig:
         outlier_threshold: minimum cosine similarity for that reassignment.
         max_topics: merge topics down to this many (BERTopic ``nr_topics``); ``None``: ``k_max``
             for tiny and mid corpora, no cap for large ones.
-        top_n_words: c-TF-IDF terms per topic in ``top_terms``.
+        top_n_words: terms per topic in ``top_terms``.
+        candidate_terms: c-TF-IDF terms per topic that :func:`coherence_order` orders; the first
+            ``top_n_words`` of that order are ``top_terms`` (0: plain c-TF-IDF order).
         label_words: KeyBERTInspired words in ``topic_label``.
         extra_stopwords: further words to drop from topic terms (e.g. a corpus's section names).
         embedding: ``"auto"`` (MiniLM, fallback when torch is missing), ``"minilm"`` or ``"tfidf"``.
@@ -189,6 +191,7 @@ class TopicConfig:
     outlier_threshold: float = 0.0
     max_topics: int | None = None
     top_n_words: int = 10
+    candidate_terms: int = 30
     label_words: int = 3
     extra_stopwords: tuple[str, ...] = field(default_factory=tuple)
     embedding: str = "auto"
@@ -339,6 +342,71 @@ def bertopic_embedder(model: Any, *, model_id: str | None = None, cache_dir: Pat
     return _cached_embedder_class()(model, model_id, cache_dir, batch_size)
 
 
+def npmi_matrix(terms: Sequence[str], texts: Sequence[str], analyzer: Any) -> np.ndarray:
+    """Normalised pointwise mutual information of every pair of ``terms`` over ``texts``, each
+    text one window (a term occurs in a text when ``analyzer(text)`` yields it): NPMI(a, b) =
+    log(P(a, b) / (P(a) P(b))) / -log P(a, b), -1 for terms never seen together, 1 for terms in
+    every text; the diagonal is 1.
+
+    >>> npmi_matrix(["a", "b", "c"], ["a b", "a b", "c", "a"], str.split).round(3).tolist()
+    [[1.0, 0.415, -1.0], [0.415, 1.0, -1.0], [-1.0, -1.0, 1.0]]
+    """
+    vectorizer = CountVectorizer(vocabulary={t: i for i, t in enumerate(terms)}, analyzer=analyzer, binary=True)
+    present = vectorizer.transform(texts).tocsc().astype(np.float64)
+    n = max(len(texts), 1)
+    joint = (present.T @ present).toarray() / n
+    single = np.diag(joint).copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        npmi = np.log(joint / np.outer(single, single)) / -np.log(joint)
+    npmi[joint == 0] = -1.0
+    npmi[joint >= 1] = 1.0
+    np.fill_diagonal(npmi, 1.0)
+    return npmi
+
+
+def coherence_order(candidates: Sequence[Sequence[str]], texts: Sequence[str], analyzer: Any) -> list[list[str]]:
+    """Each topic's candidate terms (its c-TF-IDF terms, best first) in an order that keeps the
+    first terms coherent: the best c-TF-IDF term first, then repeatedly the candidate with the
+    highest mean :func:`npmi_matrix` to the terms already placed (ties: better c-TF-IDF rank).
+    A candidate sharing a word with a placed term ("white house" after "house") goes after
+    every other candidate, so the first terms are not the same word twice.
+
+    c-TF-IDF ranks words by how distinctive they are of a topic, not by whether they occur
+    together; a reader scanning ten terms looks for the latter, and topic coherence (NPMI, the
+    measure BERTopic is evaluated by) scores exactly that. Co-occurrence is counted over the
+    modelled units (``texts``, each one window), so a held-out measurement stays held out.
+    Hand-written: BERTopic's representation models (MMR, KeyBERTInspired) rank by embedding
+    similarity, not co-occurrence.
+
+    >>> coherence_order([["a", "c", "b"]], ["a b", "a b", "c", "a"], str.split)
+    [['a', 'b', 'c']]
+    """
+    vocabulary = sorted({t for terms in candidates for t in terms})
+    if not vocabulary:
+        return [list(terms) for terms in candidates]
+    index = {t: i for i, t in enumerate(vocabulary)}
+    npmi = npmi_matrix(vocabulary, texts, analyzer)
+    ordered = []
+    for terms in candidates:
+        terms = list(dict.fromkeys(terms))
+        if not terms:
+            ordered.append([])
+            continue
+        codes = np.array([index[t] for t in terms])
+        words = [set(t.split()) for t in terms]
+        placed, left = [0], list(range(1, len(terms)))
+        total = npmi[codes[0], codes].copy()
+        while left:
+            used = set().union(*(words[i] for i in placed))
+            fresh = [i for i in left if not words[i] & used]
+            best = max(fresh or left, key=lambda i: (total[i] / len(placed), -i))
+            placed.append(best)
+            left.remove(best)
+            total += npmi[codes[best], codes]
+        ordered.append([terms[i] for i in placed])
+    return ordered
+
+
 def _label(words: Sequence[str], n_words: int) -> str:
     """First ``n_words`` words sharing no token with a word already chosen, comma-joined."""
     chosen: list[str] = []
@@ -448,7 +516,7 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any,
     level = bertopic_log.level
     bertopic_log.setLevel(logging.ERROR)  # its warning about custom assignments is expected here
     try:
-        model.update_topics(texts, topics=topics.tolist(), top_n_words=config.top_n_words,
+        model.update_topics(texts, topics=topics.tolist(), top_n_words=max(config.top_n_words, config.candidate_terms),
                             vectorizer_model=model.vectorizer_model,
                             representation_model=_representation(config))
     finally:
@@ -458,10 +526,15 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any,
     terms: dict[int, list[str]] = {}
     labels: dict[int, str] = {}
     keybert = model.topic_aspects_.get("KeyBERT", {})
+    candidates = {new: [w for w, _ in model.get_topic(old) or [] if w] for old, new in mapping.items()
+                  if new != UNASSIGNED}
+    if config.candidate_terms:
+        candidates = dict(zip(candidates, coherence_order(list(candidates.values()), texts,
+                                                          model.vectorizer_model.build_analyzer())))
     for old, new in mapping.items():
         if new == UNASSIGNED:
             continue
-        terms[new] = [w for w, _ in model.get_topic(old) or [] if w][: config.top_n_words]
+        terms[new] = candidates[new][: config.top_n_words]
         label_source = [w for w, _ in keybert.get(old, [])] + terms[new]
         labels[new] = _label(label_source, config.label_words) or f"topic {new}"
     labels = _unique_labels(labels)
