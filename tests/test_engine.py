@@ -86,3 +86,12 @@ def test_dask_engine_on_a_two_worker_local_cluster_equals_the_local_engine():
     dask = run(sentences, engine=Engine(kind="dask", n_jobs=2, chunk_docs=8))
     for name in local:
         pd.testing.assert_frame_equal(local[name], dask[name])
+
+
+def test_the_before_pool_hook_runs_once_before_a_process_pool_and_never_without_one():
+    sentences, calls = corpus(20), []
+    doc_ids = list(dict.fromkeys(sentences["doc_id"]))
+    for engine in (Engine(n_jobs=2, chunk_docs=5, min_parallel_docs=1), Engine(n_jobs=1)):
+        map_documents(word_counts, {"sentences": sentences}, outputs=["words", "long"], doc_ids=doc_ids,
+                      salt="hook", engine=engine, options={"tag": "x"}, before_pool=lambda: calls.append(engine))
+    assert calls == [Engine(n_jobs=2, chunk_docs=5, min_parallel_docs=1)]

@@ -91,7 +91,8 @@ def _subset(frames: Mapping[str, pd.DataFrame], ids: list[str]) -> dict[str, pd.
     return {name: frame[frame["doc_id"].isin(wanted)] for name, frame in frames.items()}
 
 
-def _run_chunks(func, frames, chunks: list[list[str]], options: dict, engine: Engine) -> list[dict[str, pd.DataFrame]]:
+def _run_chunks(func, frames, chunks: list[list[str]], options: dict, engine: Engine,
+                before_pool: Callable[[], None] | None = None) -> list[dict[str, pd.DataFrame]]:
     n_docs = sum(len(c) for c in chunks)
     if engine.kind == "dask":
         import dask.bag as db
@@ -116,6 +117,8 @@ def _run_chunks(func, frames, chunks: list[list[str]], options: dict, engine: En
     if engine.workers() == 1 or n_docs < engine.min_parallel_docs or len(chunks) == 1:
         return [func(_subset(frames, ids), **options) for ids in chunks]
     parts = [_subset(frames, ids) for ids in chunks]
+    if before_pool is not None:
+        before_pool()
     with ProcessPoolExecutor(max_workers=engine.workers()) as pool:
         return list(pool.map(_apply_options, [func] * len(parts), parts, [options] * len(parts)))
 
@@ -134,6 +137,7 @@ def map_documents(
     cache_dir: Path | None = None,
     engine: Engine = Engine(),
     options: Mapping[str, object] | None = None,
+    before_pool: Callable[[], None] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run a per-document function over every document, reusing cached outputs.
 
@@ -145,6 +149,9 @@ def map_documents(
     computed, so adding one article to ten thousand writes that article's rows only; parts
     are merged into one when there are more than :data:`MAX_PARTS` or when more than half of
     the stored documents are no longer in the corpus, so the cache does not grow without bound.
+    ``before_pool`` is called before a local process pool starts (workers are forked, and a
+    fork while another thread holds a lock can leave the child stuck on it: the pipeline waits
+    for its background writes there).
     """
     options = dict(options or {})
     keys = doc_keys(frames, doc_ids, salt)
@@ -156,7 +163,7 @@ def map_documents(
     size = engine.chunk_size(len(todo))
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
     if chunks:
-        fresh = _run_chunks(func, frames, chunks, options, engine)
+        fresh = _run_chunks(func, frames, chunks, options, engine, before_pool)
     elif not parts:
         fresh = [func(_subset(frames, []), **options)]  # no documents: the function gives the empty tables
     else:

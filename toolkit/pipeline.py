@@ -158,6 +158,7 @@ def corpus_tables(
     engine: Engine = Engine(),
     cache_dir: Path | None = None,
     salt: str = "",
+    before_pool: Callable[[], None] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """From loaded documents to the corpus tables.
 
@@ -179,6 +180,7 @@ def corpus_tables(
         salt=fingerprint("corpus", salt),
         cache_dir=cache_dir,
         engine=engine,
+        before_pool=before_pool,
     )
     articles, removed, paragraphs, sentences = (per_doc[k] for k in ("articles", "removed", "paragraphs", "sentences"))
     if manifest is not None and not manifest.empty:
@@ -215,6 +217,7 @@ def run_stage(
     cache_dir: Path | None,
     engine: Engine,
     salt: str,
+    before_pool: Callable[[], None] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run one analysis stage.
 
@@ -224,7 +227,8 @@ def run_stage(
     module's ``run`` as ``precomputed``; ``run`` then does the corpus-level work only.
     A module may also expose ``document_options(tables) -> dict``: options of
     ``document_step`` (and ``run``) chosen from the whole corpus, e.g. a cheaper method
-    above a corpus size; they are part of the per-document cache key.
+    above a corpus size; they are part of the per-document cache key. ``before_pool``: see
+    :func:`toolkit.engine.map_documents`.
     """
     module = importlib.import_module(module_name)
     options: dict = {"data_dir": data_dir, "cache_dir": cache_dir}
@@ -241,6 +245,7 @@ def run_stage(
             cache_dir=cache_dir / name if cache_dir is not None else None,
             engine=engine,
             options={"data_dir": data_dir, **chosen},
+            before_pool=before_pool,
         )
         options.update(chosen)
     return module.run(tables, **options)
@@ -303,27 +308,33 @@ def analyze(
         manifest_path if manifest_path else None,
     )
     cache_dir = Path(out) / "cache" if out is not None else None
-    tables = store.get("corpus", key) if store else None
-    if tables is None:
-        tables = corpus_tables(documents, rejects, manifest_df, engine=engine,
-                               cache_dir=cache_dir / "corpus" if cache_dir else None, salt=code)
-        if store:
-            store.put("corpus", key, tables)
-    tables = dict(tables)
-    # the reporter's data files and the chosen embedding backend change what the analyses compute
-    data_files = fingerprint(files_fingerprint(sorted(data_dir.glob("*.yml"))), os.environ.get(BACKEND_ENV, ""))
-    for name, module_name in ANALYSES:
-        if name not in wanted:
-            continue
-        notify(name)
-        key = fingerprint(key, name, data_files)
-        result = store.get(name, key) if store else None
-        if result is None:
-            result = run_stage(module_name, tables, data_dir=data_dir, cache_dir=cache_dir, engine=engine,
-                               salt=fingerprint(code, name, data_files))
+    wait = store.flush if store else None  # stage tables are written while the next stage runs
+    try:
+        tables = store.get("corpus", key) if store else None
+        if tables is None:
+            tables = corpus_tables(documents, rejects, manifest_df, engine=engine,
+                                   cache_dir=cache_dir / "corpus" if cache_dir else None, salt=code,
+                                   before_pool=wait)
             if store:
-                store.put(name, key, result)
-        tables.update(result)
+                store.put_later("corpus", key, tables)
+        tables = dict(tables)
+        # the reporter's data files and the chosen embedding backend change what the analyses compute
+        data_files = fingerprint(files_fingerprint(sorted(data_dir.glob("*.yml"))), os.environ.get(BACKEND_ENV, ""))
+        for name, module_name in ANALYSES:
+            if name not in wanted:
+                continue
+            notify(name)
+            key = fingerprint(key, name, data_files)
+            result = store.get(name, key) if store else None
+            if result is None:
+                result = run_stage(module_name, tables, data_dir=data_dir, cache_dir=cache_dir, engine=engine,
+                                   salt=fingerprint(code, name, data_files), before_pool=wait)
+                if store:
+                    store.put_later(name, key, result)
+            tables.update(result)
+    finally:
+        if store:
+            store.flush()
     return Corpus(tables, stages=("corpus", *(name for name, _ in ANALYSES if name in wanted)))
 
 

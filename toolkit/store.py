@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -60,12 +61,15 @@ class StageStore:
 
     ``folder/<table>.parquet`` holds each table; ``folder/_stages.json`` maps each stage
     to its key and table names. :meth:`get` returns a stage's tables only when the key
-    matches and every file is present.
+    matches and every file is present. :meth:`put_later` writes in a background thread while
+    the caller computes the next stage; :meth:`flush` waits for those writes.
     """
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self._state_path = self.folder / STATE_FILE
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: dict[str, Future] = {}
 
     def _state(self) -> dict:
         try:
@@ -75,6 +79,8 @@ class StageStore:
 
     def get(self, stage: str, key: str) -> dict[str, pd.DataFrame] | None:
         """The cached tables of ``stage`` computed under ``key``, or None."""
+        if stage in self._pending:
+            self._pending.pop(stage).result()
         entry = self._state().get(stage)
         if not entry or entry.get("key") != key:
             return None
@@ -93,3 +99,24 @@ class StageStore:
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, self._state_path)
+
+    def put_later(self, stage: str, key: str, tables: Mapping[str, pd.DataFrame]) -> None:
+        """:meth:`put` in a background thread: writes run one at a time, in call order, so the
+        files and ``_stages.json`` end as with :meth:`put`. Parquet encoding and compression
+        release the GIL, so writing a stage's tables overlaps the next stage's work (the tables
+        must not be modified meanwhile: stages return new tables, never change their inputs).
+        Errors are raised by :meth:`flush`."""
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsangle-store")
+        self._pending[stage] = self._writer.submit(self.put, stage, key, dict(tables))
+
+    def flush(self) -> None:
+        """Wait for every :meth:`put_later` write; raise the first error one of them met."""
+        pending, self._pending = self._pending, {}
+        try:
+            for future in pending.values():
+                future.result()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
