@@ -304,3 +304,14 @@ def test_coherence_order_puts_terms_repeating_a_placed_word_last() -> None:
     order = topics.coherence_order([["white house", "house", "white", "staff", "vote"]], texts, analyzer)
     assert order[0][:3] == ["white house", "staff", "vote"] and sorted(order[0][3:]) == ["house", "white"]
     assert topics.coherence_order([[], ["x"]], ["x"], str.split) == [[], ["x"]]
+
+
+def test_units_need_min_words_whitespace_separated_words() -> None:
+    texts = ["", "   ", "one", "a b c d e f g", "a b c d e f g h", " a\u00a0b c d e f g h ", "a\tb\nc d e f g h", None]
+    paragraphs = pd.DataFrame({"doc_id": "d", "para_id": range(len(texts)), "text": texts, "is_heading": False})
+    units, skipped = topics.select_units(paragraphs, pd.DataFrame({"doc_id": ["d"], "outlet": ["X"]}))
+    assert units["para_id"].tolist() == [4, 5, 6]
+    assert dict(zip(skipped["para_id"], skipped["reason"])) == {0: "empty", 1: "empty", 2: "short", 3: "short",
+                                                                 7: "empty"}
+    units, _ = topics.select_units(paragraphs, pd.DataFrame({"doc_id": ["d"], "outlet": ["X"]}), min_words=0)
+    assert units["para_id"].tolist() == [2, 3, 4, 5, 6]

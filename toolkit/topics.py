@@ -235,10 +235,12 @@ def select_units(paragraphs: pd.DataFrame, articles: pd.DataFrame, *,
     """
     paras = paragraphs[["doc_id", "para_id", "text", "is_heading"]].copy()
     paras["text"] = paras["text"].fillna("").astype(str).str.strip()
-    n_words = paras["text"].str.split().str.len()
+    # whether a paragraph has min_words words, reading only its first min_words (splitting
+    # every paragraph into words made lists of millions of strings)
+    long_enough = paras["text"].str.match(rf"(?:\S+\s+){{{max(min_words, 1) - 1}}}\S")
     reason = pd.Series(pd.NA, index=paras.index, dtype="object")
-    reason[n_words < min_words] = "short"
-    reason[n_words == 0] = "empty"
+    reason[~long_enough] = "short"
+    reason[paras["text"] == ""] = "empty"
     reason[paras["is_heading"].fillna(False).astype(bool)] = "heading"
     outlets = articles.drop_duplicates("doc_id").set_index("doc_id")["outlet"]
     paras["outlet"] = paras["doc_id"].map(outlets).fillna("(unknown)").astype(str)
