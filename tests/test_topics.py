@@ -315,3 +315,12 @@ def test_units_need_min_words_whitespace_separated_words() -> None:
                                                                  7: "empty"}
     units, _ = topics.select_units(paragraphs, pd.DataFrame({"doc_id": ["d"], "outlet": ["X"]}), min_words=0)
     assert units["para_id"].tolist() == [2, 3, 4, 5, 6]
+
+
+def test_small_corpora_keep_the_c_tf_idf_order_of_topic_terms() -> None:
+    default = run_tfidf(corpus())["topic_info"]
+    plain = run_tfidf(corpus(), candidate_terms=0)["topic_info"]
+    ordered = run_tfidf(corpus(), coherence_from=0)["topic_info"]
+    assert default["top_terms"].tolist() == plain["top_terms"].tolist()
+    assert ordered["top_terms"].tolist() != plain["top_terms"].tolist()
+    assert [t.split(", ")[0] for t in ordered["top_terms"]] == [t.split(", ")[0] for t in plain["top_terms"]]

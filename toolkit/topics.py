@@ -70,9 +70,12 @@ Topic terms are c-TF-IDF over ``CountVectorizer(stop_words=..., token_pattern=TE
 unigrams and bigrams of words of two or more letters (numbers gave terms such as "19" or "000");
 the stopwords are scikit-learn's English list, ``NEWS_FURNITURE`` (reporting verbs, agency and
 photo credits), every word of the corpus's outlet names (so "Al Mayadeen" or "CNN" are not
-topics) and ``TopicConfig.extra_stopwords``. ``top_terms`` are the topic's 30 best c-TF-IDF terms
-in :func:`coherence_order` (the best term first, then each next the one with the highest mean
-NPMI, over the modelled paragraphs, to those already listed), cut to ``top_n_words``. The readable label is the first
+topics) and ``TopicConfig.extra_stopwords``. From 2,000 modelled paragraphs (and in the sampled
+class), ``top_terms`` are the topic's 30 best c-TF-IDF terms in :func:`coherence_order` (the best
+term first, then each next the one with the highest mean NPMI, over the modelled paragraphs, to
+those already listed), cut to ``top_n_words``; smaller corpora keep the c-TF-IDF order, because
+NPMI over a few dozen paragraphs rewards words that met once ("need", "week" among the first
+terms of the bundled corpus's topics instead of "putin", "troops"). The readable label is the first
 three distinct terms of BERTopic's ``KeyBERTInspired`` representation (which embeds candidate
 words with the same offline model).
 
@@ -183,6 +186,8 @@ class TopicConfig:
         top_n_words: terms per topic in ``top_terms``.
         candidate_terms: c-TF-IDF terms per topic that :func:`coherence_order` orders; the first
             ``top_n_words`` of that order are ``top_terms`` (0: plain c-TF-IDF order).
+        coherence_from: fewest modelled units for that order (below, co-occurrence counts are
+            too small to estimate NPMI and the c-TF-IDF order is kept).
         label_words: KeyBERTInspired words in ``topic_label``.
         extra_stopwords: further words to drop from topic terms (e.g. a corpus's section names).
         embedding: ``"auto"`` (MiniLM, fallback when torch is missing), ``"minilm"`` or ``"tfidf"``.
@@ -211,6 +216,7 @@ class TopicConfig:
     max_topics: int | None = None
     top_n_words: int = 10
     candidate_terms: int = 30
+    coherence_from: int = 2000
     label_words: int = 3
     extra_stopwords: tuple[str, ...] = field(default_factory=tuple)
     embedding: str = "auto"
@@ -549,7 +555,7 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any,
     keybert = model.topic_aspects_.get("KeyBERT", {})
     candidates = {new: [w for w, _ in model.get_topic(old) or [] if w] for old, new in mapping.items()
                   if new != UNASSIGNED}
-    if config.candidate_terms:
+    if config.candidate_terms and n >= config.coherence_from:
         candidates = dict(zip(candidates, coherence_order(list(candidates.values()), texts,
                                                           model.vectorizer_model.build_analyzer())))
     for old, new in mapping.items():
