@@ -299,7 +299,9 @@ def _sentences_sample(args: argparse.Namespace, n_docs: int):
 
 
 def task_ratio_vader(args: argparse.Namespace) -> dict:
-    """Raw vaderSentiment loop vs the sentiment document step (one process, and the engine)."""
+    """Raw vaderSentiment loop vs newsangle's sentence scoring (the same work: ``score_sentences``,
+    one process) and vs the whole sentiment document step (scoring + voice marking; one process,
+    and the engine)."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     from toolkit import sentiment
@@ -312,6 +314,8 @@ def task_ratio_vader(args: argparse.Namespace) -> dict:
     with timed(out, "bare_s"):
         analyzer = SentimentIntensityAnalyzer()
         [analyzer.polarity_scores(t) for t in texts]
+    with timed(out, "score_1core_s"):
+        sentiment.score_sentences(sentences, n_jobs=1)
     with timed(out, "step_1core_s"):
         sentiment.document_step({"sentences": sentences})
     ids = tables["articles"]["doc_id"].tolist()
@@ -483,9 +487,10 @@ def collect(args: argparse.Namespace, tasks: list[str], sizes: list[int]) -> lis
     if "ratios" in tasks:
         r = spawn("ratio_vader", args, size=args.ratio_docs)
         if not failed("ratio vader", args.ratio_docs, r):
-            rows.append(("sentiment step / raw VADER loop", f"{r['sentences']} sent.",
-                         f"{r['bare_s']:.1f} s bare", f"1 core {r['step_1core_s'] / r['bare_s']:.2f}x, "
-                         f"engine {r['engine_s'] / r['bare_s']:.2f}x", mem(r)))
+            rows.append(("sentence scoring / raw VADER loop", f"{r['sentences']} sent.",
+                         f"{r['bare_s']:.1f} s bare", f"1 core {r['score_1core_s'] / r['bare_s']:.2f}x; whole step "
+                         f"(+ voice) 1 core {r['step_1core_s'] / r['bare_s']:.2f}x, engine "
+                         f"{r['engine_s'] / r['bare_s']:.2f}x", mem(r)))
         r = spawn("ratio_spacy", args, size=args.ratio_docs)
         if not failed("ratio spaCy", args.ratio_docs, r):
             rows.append(("actors step / bare spaCy nlp.pipe NER", f"{r['sentences']} sent.",
