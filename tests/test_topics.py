@@ -324,3 +324,12 @@ def test_small_corpora_keep_the_c_tf_idf_order_of_topic_terms() -> None:
     assert default["top_terms"].tolist() == plain["top_terms"].tolist()
     assert ordered["top_terms"].tolist() != plain["top_terms"].tolist()
     assert [t.split(", ")[0] for t in ordered["top_terms"]] == [t.split(", ")[0] for t in plain["top_terms"]]
+
+
+def test_coherence_order_counts_a_plural_as_the_same_word() -> None:
+    texts = ["court justice justices", "court justice justices", "court ruling", "vote"]
+    # "justices" always comes with "justice" (NPMI 1) and "ruling" never does (-1), yet it waits
+    order = topics.coherence_order([["court", "justice", "justices", "ruling"]], texts, str.split)
+    assert order == [["court", "justice", "ruling", "justices"]]
+    assert [topics._singular(w) for w in ("justices", "news", "us", "congress", "bus")] == [
+        "justice", "new", "us", "congress", "bus"]
