@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from toolkit import actors as A
+from toolkit.runs import join_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -333,7 +334,7 @@ def test_join_runs_joins_the_texts_of_each_run_in_order() -> None:
     texts = pd.Series(["a", "b", "c", "d"], dtype=object).to_numpy()
     codes = pd.Series([2, 0, 1, 3, 3, 1, 0]).to_numpy()
     new = pd.Series([True, True, False, True, False, False, True]).to_numpy()
-    assert A._join_runs(texts, codes, new, ";").tolist() == ["c", "a;b", "d;d;b", "a"]
+    assert join_runs(texts, new, ";", codes).tolist() == ["c", "a;b", "d;d;b", "a"]
 
 
 def test_sorted_codes_number_values_in_sorted_order_with_or_without_runs() -> None:

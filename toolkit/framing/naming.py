@@ -21,6 +21,7 @@ from pandas.api.types import union_categoricals
 from rapidfuzz import fuzz
 
 from toolkit.framing import datafile
+from toolkit.runs import join_runs, run_starts
 
 NAMING_COLUMNS = ["concept", "variant", "outlet", "count", "doc_ids", "sent_keys", "concept_count", "share",
                   "articles", "example", "example_doc_id", "example_sent_id"]
@@ -175,19 +176,8 @@ def find_variants(sentences: pd.DataFrame, concepts: Sequence[Concept]) -> pd.Da
     return pd.DataFrame(rows, columns=HIT_COLUMNS)
 
 
-def _run_starts(*columns: np.ndarray) -> np.ndarray:
-    """Mask of the rows (tuples of ``columns``) that differ from the row before."""
-    new = np.zeros(len(columns[0]), dtype=bool)
-    new[:1] = True
-    for column in columns:
-        new[1:] |= column[1:] != column[:-1]
-    return new
 
 
-def _join_runs(strings: list[str], new: np.ndarray, separator: str) -> list[str]:
-    """``separator``-join of each run of ``strings`` (a run starts where ``new`` is True)."""
-    bounds = np.append(np.flatnonzero(new), len(new)).tolist()
-    return [separator.join(strings[s:e]) for s, e in zip(bounds[:-1], bounds[1:])]
 
 
 def _sentence_labels(names: np.ndarray, doc: np.ndarray, sent: np.ndarray) -> list[str]:
@@ -225,16 +215,16 @@ def evidence(hits: pd.DataFrame, by: list[str], sentences: pd.DataFrame) -> pd.D
     # arrive in reading order, which a stable sort (timsort) exploits
     key = np.ravel_multi_index((group, doc, sent - sent.min()), (group.max() + 1, len(names), np.ptp(sent) + 1))
     order = np.argsort(key, kind="stable")
-    out = hits[by].iloc[order[_run_starts(group[order])]].reset_index(drop=True)
+    out = hits[by].iloc[order[run_starts(group[order])]].reset_index(drop=True)
     out = out.astype({c: out[c].cat.categories.dtype for c in by if isinstance(out[c].dtype, pd.CategoricalDtype)})
     out["count"] = np.bincount(group)
     group, doc, sent = group[order], doc[order], sent[order]
-    distinct = _run_starts(group, doc, sent)
+    distinct = run_starts(group, doc, sent)
     group, doc, sent = group[distinct], doc[distinct], sent[distinct]
-    new_group = _run_starts(group)
-    out["sent_keys"] = _join_runs(_sentence_labels(names, doc, sent), new_group, "; ")
-    new_doc = _run_starts(group, doc)
-    out["doc_ids"] = _join_runs(names[doc[new_doc]].tolist(), new_group[new_doc], ", ")
+    new_group = run_starts(group)
+    out["sent_keys"] = join_runs(_sentence_labels(names, doc, sent), new_group, "; ")
+    new_doc = run_starts(group, doc)
+    out["doc_ids"] = join_runs(names[doc[new_doc]].tolist(), new_group[new_doc], ", ")
     out["example_doc_id"], out["example_sent_id"] = names[doc[new_group]], sent[new_group]
     texts = sentences.loc[sentences["doc_id"].isin(out["example_doc_id"]), ["doc_id", "sent_id", "text"]]
     texts = texts.set_axis(["example_doc_id", "example_sent_id", "example"], axis=1)
@@ -332,9 +322,9 @@ def spelling_candidates(sentences: pd.DataFrame, outlet_of: pd.Series, *, min_si
     words = words.assign(top=tops[coded.codes]).dropna(subset=["top"])
     usage = words[["key", "outlet", "variant"]].drop_duplicates().sort_values(["key", "outlet", "variant"])
     # each outlet's set of spellings of a name as one string: a name stays when outlets' sets differ
-    new = _run_starts(usage["key"].to_numpy(), usage["outlet"].to_numpy())
+    new = run_starts(usage["key"].to_numpy(), usage["outlet"].to_numpy())
     sets = pd.DataFrame({"key": usage["key"].to_numpy()[new],
-                         "spellings": _join_runs(usage["variant"].tolist(), new, "\x1f")})
+                         "spellings": join_runs(usage["variant"].tolist(), new, "\x1f")})
     n_sets = sets.drop_duplicates().groupby("key").size()
     words = words[words["key"].isin(n_sets.index[n_sets >= 2])]
     spelled = words[["top", "variant"]].drop_duplicates()
