@@ -101,15 +101,18 @@ sample seed                             default (25-30 topics)   100 (11-13 topi
 2: held-out / in-sample / NMI articles  0.134 / 0.146 / 0.434    0.167 / 0.185 / 0.440
 ======================================  =======================  =====================
 
-(Seed 2's sample has 7,997 training paragraphs, so it is fitted whole, ``large``, with
-min_cluster_size 45 by default.) Coarser topics are more coherent on every sample (held-out mean
-0.156 against 0.118) at the same agreement with the labels (NMI mean 0.428 against 0.429); the
-default granularity is kept until more corpora than this one say so, since it is also how finely
-a reporter can compare outlets. BERTopic's published figure is 0.167 on BBC News (MPNet, in-sample; five far-apart categories,
+Seed 2's sample has 7,997 training paragraphs, so it is fitted whole (``large``, min_cluster_size
+45 by default). Coarser topics are more coherent on every sample (held-out mean 0.156 against
+0.118) at the same agreement with the labels (NMI mean 0.428 against 0.429); the default
+granularity is kept until more corpora than this one say so, since it is also how finely a
+reporter can compare outlets.
+
+BERTopic's published figure is 0.167 on BBC News (MPNet, in-sample; five far-apart categories,
 where AllSides' ten are all US politics). Counting a plural as its singular when deferring
-repeated words ("justices" after "justice") took the figures from 0.099 and 0.164 to these.
-Tried and not kept: co-occurrence in 10-token windows instead of paragraphs (held-out 0.091),
-50 candidates instead of 30 (0.097), candidates in under 0.5 % of paragraphs placed last (0.087); before the coherence order, unigrams only,
+repeated words ("justices" after "justice") raised seed 0's figures from 0.099 held-out and
+0.164 in-sample to those above. Tried and not kept: co-occurrence in 10-token windows instead of
+paragraphs (held-out 0.091), 50 candidates instead of 30 (0.097), candidates in under 0.5 % of
+paragraphs placed last (0.087); before the coherence order, unigrams only,
 ``reduce_frequent_words``, BM25 weighting and ``min_df`` moved held-out NPMI by at most ±0.004.
 Fitting on OCTIS-lemmatised text, as the paper's harness did (``--octis-fit``), gives 0.139
 held-out and 0.159 in-sample, but its terms are lemmas ("justice" for "justices"), which is not
@@ -443,14 +446,14 @@ def coherence_order(candidates: Sequence[Sequence[str]], texts: Sequence[str], a
             continue
         codes = np.array([index[t] for t in terms])
         words = [{_singular(w) for w in t.split()} for t in terms]
-        placed, left = [0], list(range(1, len(terms)))
+        placed, left, used = [0], list(range(1, len(terms))), set(words[0])
         total = npmi[codes[0], codes].copy()
         while left:
-            used = set().union(*(words[i] for i in placed))
             fresh = [i for i in left if not words[i] & used]
             best = max(fresh or left, key=lambda i: (total[i] / len(placed), -i))
             placed.append(best)
             left.remove(best)
+            used |= words[best]
             total += npmi[codes[best], codes]
         ordered.append([terms[i] for i in placed])
     return ordered
@@ -561,11 +564,12 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any,
                                                       threshold=config.outlier_threshold))
         probability[(topics == UNASSIGNED) & (reassigned != UNASSIGNED)] = np.nan
         topics = reassigned
+    pool = config.candidate_terms if n >= config.coherence_from else 0  # candidates for coherence_order
     bertopic_log = logging.getLogger("BERTopic")
     level = bertopic_log.level
     bertopic_log.setLevel(logging.ERROR)  # its warning about custom assignments is expected here
     try:
-        model.update_topics(texts, topics=topics.tolist(), top_n_words=max(config.top_n_words, config.candidate_terms),
+        model.update_topics(texts, topics=topics.tolist(), top_n_words=max(config.top_n_words, pool),
                             vectorizer_model=model.vectorizer_model,
                             representation_model=_representation(config))
     finally:
@@ -577,7 +581,7 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any,
     keybert = model.topic_aspects_.get("KeyBERT", {})
     candidates = {new: [w for w, _ in model.get_topic(old) or [] if w] for old, new in mapping.items()
                   if new != UNASSIGNED}
-    if config.candidate_terms and n >= config.coherence_from:
+    if pool:
         candidates = dict(zip(candidates, coherence_order(list(candidates.values()), texts,
                                                           model.vectorizer_model.build_analyzer())))
     for old, new in mapping.items():
