@@ -36,6 +36,7 @@ def test_get_waits_for_a_pending_write_of_that_stage(tmp_path):
 def test_flush_raises_what_a_background_write_met(tmp_path):
     store = StageStore(tmp_path)
     store.put_later("bad", "k", {"broken": pd.DataFrame({"x": [object()]})})
-    with pytest.raises(Exception, match="object"):
+    with pytest.raises(ValueError, match="Conversion failed for column x"):
         store.flush()
     store.flush()  # nothing left pending
+    assert not (tmp_path / "broken.parquet").exists() and not (tmp_path / "_stages.json").exists()
