@@ -293,8 +293,11 @@ def scored_words(topic_words: list[list[str]], texts: list[list[str]]) -> tuple[
 
 
 def quality(tables: dict[str, pd.DataFrame], cache: Path, seed: int, *, n_labels: int = 10,
-            reference_size: int = 2225, octis_fit: bool = False) -> None:
-    """Fit on 80 % of articles, score NPMI and NMI on the held-out 20 % (module docstring)."""
+            reference_size: int = 2225, octis_fit: bool = False) -> dict[str, float]:
+    """Fit on 80 % of articles, score NPMI and NMI on the held-out 20 % (module docstring).
+
+    Prints the figures and returns the main ones: topics, NPMI (sliding windows) on the held-out
+    articles and on the training paragraphs, NMI on the held-out articles and paragraphs."""
     articles = tables["articles"]
     test_ids = held_out_ids(articles, seed)
     paras = tables["paragraphs"].reset_index(drop=True)
@@ -322,11 +325,13 @@ def quality(tables: dict[str, pd.DataFrame], cache: Path, seed: int, *, n_labels
                   ("held-out paragraphs", words, [octis.texts[i] for i in np.flatnonzero(is_test)]),
                   ("training paragraphs (reference = modelled corpus, as in the BERTopic paper)", words,
                    [octis.texts[i] for i in np.flatnonzero(~is_test)]))
+    sliding = []
     for name, topic_words_, ref in references:
         ref = [toks for toks in ref if toks]
         kept, dropped = scored_words(topic_words_, ref)
+        sliding.append(gensim_npmi(kept, ref))
         print(f"NPMI (gensim c_npmi) on {len(ref)} {name}: sliding {NPMI_WINDOW}-token windows "
-              f"{gensim_npmi(kept, ref):.3f}; whole-document windows {gensim_npmi(kept, ref, None):.3f}"
+              f"{sliding[-1]:.3f}; whole-document windows {gensim_npmi(kept, ref, None):.3f}"
               + (f" ({dropped} topic words absent)" if dropped else ""))
     print("(BERTopic paper, BBC News, MPNet, sliding windows, in-sample on 2,225 articles: 0.167)")
     train_units = train["paragraphs"].merge(out["topics"], on=["doc_id", "para_id"])
@@ -351,6 +356,8 @@ def quality(tables: dict[str, pd.DataFrame], cache: Path, seed: int, *, n_labels
     shown = info.loc[info["topic"] >= 0].assign(top_terms=lambda f: f["top_terms"].str.split(", ").str[:10].str.join(", "))
     with pd.option_context("display.max_colwidth", 90, "display.width", 250):
         print(shown[["topic", "topic_label", "size", "top_terms"]].head(40).to_string(index=False))
+    return {"topics": int(run.n_topics), "npmi_held_out": sliding[0], "npmi_in_sample": sliding[2],
+            "nmi_articles": nmi_articles, "nmi_paragraphs": nmi_paras}
 
 
 def sampled_vs_full(tables: dict[str, pd.DataFrame], cache: Path, sample_sizes: list[int]) -> None:
@@ -425,7 +432,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--labels", type=int, default=10)
     parser.add_argument("--per-article", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="samples: the first for every part; quality over each, then their mean")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-umap", action="store_true")
     parser.add_argument("--skip-timing", action="store_true", help="only the UMAP cost and quality parts")
@@ -443,7 +451,7 @@ def main() -> None:
     import torch
 
     print(f"torch threads: {torch.get_num_threads()}")
-    tables = load_sample(max(args.sizes), args.labels, args.per_article, args.seed)
+    tables = load_sample(max(args.sizes), args.labels, args.per_article, args.seeds[0])
     print(f"sample: {len(tables['paragraphs'])} paragraphs from {len(tables['articles'])} articles, "
           f"{tables['articles']['label'].nunique()} AllSides labels, {tables['articles']['outlet'].nunique()} outlets")
     if args.sampled is not None:
@@ -474,8 +482,17 @@ def main() -> None:
         if not args.skip_umap:
             umap_cost(models.embed(tables["paragraphs"]["text"].tolist(), cache_dir=big))
         if not args.skip_quality:
-            quality(tables, big, args.seed, n_labels=args.labels, reference_size=args.reference_size,
-                    octis_fit=args.octis_fit)
+            figures = {}
+            for seed in args.seeds:
+                sample = tables if seed == args.seeds[0] else load_sample(max(args.sizes), args.labels,
+                                                                          args.per_article, seed)
+                print(f"quality, sample seed {seed}:")
+                figures[seed] = quality(sample, big, seed, n_labels=args.labels,
+                                        reference_size=args.reference_size, octis_fit=args.octis_fit)
+            summary = pd.DataFrame.from_dict(figures, orient="index").rename_axis("seed")
+            if len(summary) > 1:
+                summary.loc["mean"] = summary.mean()
+            print(summary.round(3).to_string())
 
 
 if __name__ == "__main__":

@@ -270,7 +270,7 @@ def test_sampled_refits_when_the_sample_changes_materially(tmp_path):
 def test_umap_gets_exact_neighbours_where_it_would_build_an_nndescent_index():
     rng = np.random.default_rng(0)
     embeddings = rng.normal(size=(topics.UMAP_EXACT_BELOW, 8)).astype(np.float32)
-    model, _ = topics._build_model("large", len(embeddings), None, None, [], topics.TopicConfig(), embeddings)
+    model, _ = topics._build_model("large", ["text"] * len(embeddings), None, None, [], topics.TopicConfig(), embeddings)
     indices, distances, index = model.umap_model.precomputed_knn
     assert indices.shape == distances.shape == (len(embeddings), 15) and index is None
     assert (indices[:, 0] == np.arange(len(embeddings))).all() and np.allclose(distances[:, 0], 0, atol=1e-6)
@@ -278,7 +278,7 @@ def test_umap_gets_exact_neighbours_where_it_would_build_an_nndescent_index():
     exact = np.argsort(-(unit[:50] @ unit.T), axis=1, kind="stable")[:, :15]
     assert (indices[:50] == exact).all()
     smaller = embeddings[: topics.UMAP_EXACT_BELOW - 1]
-    model, _ = topics._build_model("large", len(smaller), None, None, [], topics.TopicConfig(), smaller)
+    model, _ = topics._build_model("large", ["text"] * len(smaller), None, None, [], topics.TopicConfig(), smaller)
     assert model.umap_model.precomputed_knn == (None, None, None)
 
 
@@ -333,3 +333,66 @@ def test_coherence_order_counts_a_plural_as_the_same_word() -> None:
     assert order == [["court", "justice", "ruling", "justices"]]
     assert [topics._singular(w) for w in ("justices", "news", "us", "congress", "bus")] == [
         "justice", "new", "us", "congress", "bus"]
+
+
+def _counts(texts: list[str]) -> tuple[object, list[str]]:
+    vectorizer = CountVectorizer(token_pattern=topics.TERM_PATTERN)
+    return vectorizer.fit_transform(texts).tocsc(), vectorizer.get_feature_names_out().tolist()
+
+
+def test_clustering_coherence_is_the_mean_npmi_of_each_topics_words() -> None:
+    texts = ["court judge", "court judge", "vote ballot", "vote ballot"]
+    counts, terms = _counts(texts)
+    # each topic's two words always meet (NPMI 1); words of weight 0 in a topic are not its terms
+    assert topics.clustering_coherence(np.array([0, 0, 1, 1]), counts, terms, top_n_words=4) == (1.0, 2)
+    # mixed topics: of the 6 pairs of ballot, court, judge, vote, 2 always meet and 4 never do
+    score, n = topics.clustering_coherence(np.array([0, 1, 0, 1]), counts, terms, top_n_words=4)
+    assert (n, score) == (2, pytest.approx((2 * 1 + 4 * -1) / 6))
+    # one topic (outliers are no topic) leaves nothing to compare
+    assert topics.clustering_coherence(np.array([0, 0, -1, -1]), counts, terms) == (-math.inf, 1)
+
+
+def _four_blobs() -> tuple[np.ndarray, list[str]]:
+    """Two far-apart groups, each of two nearby blobs of 50 points, each blob with its own words."""
+    rng = np.random.default_rng(0)
+    centres = [(0, 0), (0, 3), (20, 0), (20, 3)]
+    points = np.vstack([rng.normal(c, 0.3, size=(50, 2)) for c in centres])
+    words = ["court judge", "vote ballot", "rain snow", "goal match"]
+    return points, [words[i // 50] for i in range(200)]
+
+
+def test_coherent_hdbscan_keeps_the_cluster_size_whose_topics_are_most_coherent() -> None:
+    points, texts = _four_blobs()
+    leaf = {"min_samples": 5, "cluster_selection_method": "leaf", "metric": "euclidean"}
+    candidates = [{**leaf, "min_cluster_size": 60}, {**leaf, "min_cluster_size": 10}]
+    vectorizer = CountVectorizer(token_pattern=topics.TERM_PATTERN)
+    clusterer = topics.CoherentHDBSCAN(candidates, texts, vectorizer).fit(points)
+    # 60 joins each group's two blobs (mixed words, 2 topics); 10 finds the four blobs (NPMI 1)
+    assert [(size, n) for size, n, _ in clusterer.scores_] == [(60, 2), (10, 4)]
+    assert clusterer.scores_[1][2] == 1.0 > clusterer.scores_[0][2]
+    assert clusterer.chosen_["min_cluster_size"] == 10
+    assert len(set(clusterer.labels_.tolist()) - {-1}) == 4 and len(clusterer.probabilities_) == 200
+    assert clusterer.describe().startswith("HDBSCAN(min_cluster_size=10, min_samples=5, leaf), the most "
+                                           "coherent of min_cluster_size 60: 2 topics, ")
+    # equal scores: the first candidate (the finest, as the stage lists them) is kept
+    same = topics.CoherentHDBSCAN([candidates[1], {**leaf, "min_cluster_size": 12}], texts, vectorizer).fit(points)
+    assert same.scores_[0][2] == same.scores_[1][2] and same.chosen_["min_cluster_size"] == 10
+
+
+def test_large_corpora_choose_among_multiples_of_the_size_derived_cluster_size() -> None:
+    config = topics.TopicConfig()
+    sizes = [c["min_cluster_size"] for c in topics._hdbscan_candidates(5000, "large", config)]
+    assert sizes == [35, 52, 70, 105, 140]  # round(sqrt(5000) / 2) = 35, times 1, 1.5, 2, 3, 4
+    assert [c["min_samples"] for c in topics._hdbscan_candidates(5000, "large", config)] == [17, 26, 35, 52, 70]
+    # no choice below coherence_from, for mid-size corpora, or when the size is set
+    assert len(topics._hdbscan_candidates(1999, "large", config)) == 1
+    assert len(topics._hdbscan_candidates(5000, "mid", config)) == 1
+    assert topics._hdbscan_candidates(5000, "large", topics.TopicConfig(min_cluster_size=80)) == [
+        topics._hdbscan_settings(5000, "large", topics.TopicConfig(min_cluster_size=80))]
+    assert len(topics._hdbscan_candidates(5000, "large", topics.TopicConfig(cluster_size_steps=(1.0,)))) == 1
+
+
+def test_topic_terms_leave_out_stopwords_and_contraction_fragments() -> None:
+    words = set(topics.stopwords_for(["Fox News"]))
+    assert {"just", "really", "don", "ve", "the", "said", "fox", "news"} <= words
+    assert not {"court", "won", "vote"} & words
