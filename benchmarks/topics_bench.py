@@ -466,10 +466,12 @@ def main() -> None:
             part = prefix(tables, n)
             cold, cold_s = timed(topics.run, part, cache_dir=cache)
             warm, warm_s = timed(topics.run, part, cache_dir=cache)
-            same = all(cold[k].equals(warm[k]) for k in cold)
+            differ = [k for k in cold if not cold[k].equals(warm[k])]
             run = cold["topic_run"].iloc[0]
             print(f"{n} paragraphs: cold {cold_s:.1f} s, warm {warm_s:.1f} s ({cold_s / warm_s:.1f}x), "
-                  f"identical tables: {same}; {run.n_topics} topics, {run.size_class}: {run.clustering}; "
+                  f"tables differing warm: {', '.join(differ) or 'none'}"
+                  + (f" (warm clustering: {warm['topic_run'].at[0, 'clustering'][-40:]})" if differ else "")
+                  + f"; {run.n_topics} topics, {run.size_class}: {run.clustering}; "
                   f"outliers reassigned {run.outliers_found}")
         n = min(args.sizes)
         texts = prefix(tables, n)["paragraphs"]["text"].tolist()

@@ -396,3 +396,22 @@ def test_topic_terms_leave_out_stopwords_and_contraction_fragments() -> None:
     words = set(topics.stopwords_for(["Fox News"]))
     assert {"just", "really", "don", "ve", "the", "said", "fox", "news"} <= words
     assert not {"court", "won", "vote"} & words
+
+
+def test_a_rerun_on_the_same_paragraphs_reuses_the_stored_fit(tmp_path, monkeypatch):
+    cold = run_tfidf(corpus(), cache_dir=tmp_path)
+    assert (tmp_path / topics.SAMPLED_FIT_DIR / "whole.joblib").is_file()
+    fits = []
+    real = topics.fit_topics
+    monkeypatch.setattr(topics, "fit_topics", lambda *a, **k: fits.append(1) or real(*a, **k))
+    warm = run_tfidf(corpus(), cache_dir=tmp_path)
+    assert fits == []
+    for name in cold:
+        pd.testing.assert_frame_equal(cold[name], warm[name])
+    # other paragraphs, other settings or other outlet names (stopwords): fitted again
+    run_tfidf(corpus(11), cache_dir=tmp_path)
+    run_tfidf(corpus(11), cache_dir=tmp_path, n_topics=2)
+    renamed = corpus(11)
+    renamed["articles"] = renamed["articles"].assign(outlet=["One", "Two", "Three"])
+    run_tfidf(renamed, cache_dir=tmp_path)
+    assert fits == [1, 1, 1]

@@ -730,7 +730,8 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any,
 
 SAMPLED_FIT_DIR = "topics-fit"
 """Folder under ``cache_dir`` holding the fit of the ``sampled`` class (``fit.joblib``) and the
-assignments it made (``assignments.parquet``: key, topic, probability)."""
+assignments it made (``assignments.parquet``: key, topic, probability), and the last fit of a
+smaller corpus (``whole.joblib``, see :func:`fit_whole`)."""
 
 
 def sample_rows(keys: Sequence[str], size: int) -> np.ndarray:
@@ -772,14 +773,14 @@ def _fit_signature(config: TopicConfig) -> str:
     return fingerprint(sorted(fields.items(), key=lambda kv: kv[0]), backend, Path(__file__).read_bytes())
 
 
-def _load_fit(folder: Path | None, signature: str) -> dict[str, Any] | None:
-    """The stored ``sampled`` fit with this signature, or None."""
-    if folder is None or not (folder / "fit.joblib").is_file():
+def _load_fit(folder: Path | None, signature: str, name: str = "fit.joblib") -> dict[str, Any] | None:
+    """The fit stored as ``name`` in ``folder`` with this signature, or None."""
+    if folder is None or not (folder / name).is_file():
         return None
     import joblib
 
     try:
-        stored = joblib.load(folder / "fit.joblib")
+        stored = joblib.load(folder / name)
     except (OSError, EOFError, ValueError, KeyError):
         log.warning("topics: unreadable stored fit in %s; refitting", folder)
         return None
@@ -806,6 +807,35 @@ def _fit_sample(units: pd.DataFrame, keys: list[str], rows: np.ndarray, stop_wor
             "assigner": _assigner(texts, fit.topics, stop_words, config.seed),
             "terms": fit.terms, "labels": fit.labels, "examples": examples,
             "settings": fit.settings, "embedding": embedding_name}
+
+
+def fit_whole(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any, stop_words: Sequence[str],
+              config: TopicConfig, cache_dir: Path | str | None = None) -> TopicFit:
+    """:func:`fit_topics` of a corpus below the ``sampled`` class, reusing the last stored fit
+    when the texts (in order), stopwords, settings, embedding backend and code are the same.
+
+    Fitting is deterministic, so the stored fit is the one a refit would give; what it saves is
+    UMAP, HDBSCAN and the representation (seconds to minutes), when a run changes something
+    other than the paragraphs, such as the reporter's ``frames.yml``, or a notebook runs the
+    stage again. The fit is kept without its BERTopic model in ``cache_dir/topics-fit/whole.joblib``
+    (one fit, replaced by the next).
+    """
+    from toolkit.store import fingerprint
+
+    keys = [models.text_key(t, models.DEFAULT_MODEL_ID) for t in texts]
+    signature = fingerprint(_fit_signature(config), sorted(stop_words), keys)
+    folder = Path(cache_dir) / SAMPLED_FIT_DIR if cache_dir is not None else None
+    stored = _load_fit(folder, signature, "whole.joblib")
+    if stored is not None:
+        return stored["fit"]
+    fit = fit_topics(texts, embeddings, embedder=embedder, stop_words=stop_words, config=config)
+    fit = replace(fit, model=None)
+    if folder is not None:
+        import joblib
+
+        folder.mkdir(parents=True, exist_ok=True)
+        joblib.dump({"signature": signature, "fit": fit}, folder / "whole.joblib")
+    return fit
 
 
 def fit_sampled(units: pd.DataFrame, stop_words: Sequence[str], config: TopicConfig, *,
@@ -1008,7 +1038,8 @@ def run(tables: Mapping[str, pd.DataFrame], *, cache_dir: Path | str | None = No
                                      batch_size=config.batch_size)
         embeddings = embedder.embed(texts)
         stop_words = stopwords_for(tables["articles"]["outlet"].dropna().unique(), config.extra_stopwords)
-        fit = fit_topics(texts, embeddings, embedder=embedder, stop_words=stop_words, config=config)
+        fit = fit_whole(texts, embeddings, embedder=embedder, stop_words=stop_words, config=config,
+                        cache_dir=cache_dir)
         assigned, probability, terms, labels = fit.topics, fit.probability, fit.terms, fit.labels
         settings.update(fit.settings)
     labels = {UNASSIGNED: UNASSIGNED_LABEL, **labels}
