@@ -218,6 +218,17 @@ def test_embedding_cache_keys_differ_by_backend(onnx_export, tmp_path, monkeypat
     np.testing.assert_allclose(int8, onnx_export["vectors"], atol=1e-6)
 
 
+def test_small_jobs_embed_at_full_precision_unless_a_backend_is_named(monkeypatch):
+    """int8 vectors change with the CPU's integer kernels; small corpora must not."""
+    monkeypatch.delenv(models.BACKEND_ENV, raising=False)
+    assert models.backend_for(0) == "torch"
+    assert models.backend_for(models.PRECISE_BELOW - 1) == "torch"
+    assert models.backend_for(models.PRECISE_BELOW) == models.resolve_backend()
+    assert models.backend_for(10, "onnx-int8") == "onnx-int8"
+    monkeypatch.setenv(models.BACKEND_ENV, "onnx-int8")
+    assert models.backend_for(10) == "onnx-int8"
+
+
 def test_backend_is_chosen_by_argument_then_environment_then_default(monkeypatch):
     monkeypatch.delenv(models.BACKEND_ENV, raising=False)
     expected_default = models.DEFAULT_BACKEND if models.has_onnxruntime() else "torch"

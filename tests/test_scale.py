@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from toolkit import framing
+from toolkit import framing, models
 from toolkit.dedup import candidate_pairs, find_derivations, signatures
 from toolkit.engine import Engine
 from toolkit.framing.distinctive import (
@@ -68,7 +68,9 @@ def test_large_corpora_score_frames_by_cues_alone():
     many = pd.DataFrame({"doc_id": "d", "sent_id": range(framing.EMBED_MAX_SENTENCES + 1), "text": "x"})
     assert framing.document_options({"sentences": many}) == {"use_embeddings": False,
                                                              "min_score": framing.CUE_ONLY_MIN_SCORE}
-    assert framing.document_options({"sentences": many.head(10)}) == {}
+    assert framing.document_options({"sentences": many.head(10)}) == {"embed_backend": models.backend_for(10)}
+    assert framing.document_options({"sentences": many.head(models.PRECISE_BELOW)}) == {
+        "embed_backend": models.backend_for(models.PRECISE_BELOW)}
     frames = [Frame("conflict.war", "conflict", "War", "", {"war": 1.0, "strike": 0.5}, ())]
     sents = pd.DataFrame({"doc_id": "d", "sent_id": [0, 1], "text": ["The war goes on.", "A strike hit."]})
     cue_only = score_frames(sents, frames, embed=None, min_score=framing.CUE_ONLY_MIN_SCORE)

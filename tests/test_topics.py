@@ -204,7 +204,7 @@ def test_real_model_on_a_tiny_corpus(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         out = topics.run(corpus(), cache_dir=tmp_path)
-    assert out["topic_run"].at[0, "embedding"] == models.backend_model_id(models.resolve_backend())
+    assert out["topic_run"].at[0, "embedding"] == models.backend_model_id(models.backend_for(12))
     assert out["topic_info"]["size"].sum() == 12
     assert out["topic_info"]["topic_label"].str.len().gt(0).all()
     again = topics.run(corpus(), cache_dir=tmp_path)

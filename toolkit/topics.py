@@ -5,7 +5,8 @@ Units are body paragraphs (``paragraphs`` minus headings and paragraphs shorter 
 back to ``doc_id``/``para_id`` and outlet shares are computed from paragraph assignments.
 
 Embeddings come from :func:`toolkit.models.embed` (packaged all-MiniLM-L6-v2, offline, disk cache;
-a TF-IDF + SVD fallback with a warning when torch is unavailable). BERTopic always receives the
+full precision below 2,000 embedded paragraphs and int8 from there, see
+:func:`toolkit.models.backend_for`; a TF-IDF + SVD fallback with a warning when torch is unavailable). BERTopic always receives the
 loaded embedding model and the precomputed embeddings, so it never reaches for the hub.
 
 Adaptive configuration (``N`` = number of paragraphs modelled; every cell can be overridden through
@@ -763,13 +764,13 @@ def _assigner(texts: Sequence[str], topics: np.ndarray, stop_words: Sequence[str
     return make_pipeline(vectorizer, classifier).fit(list(texts), topics)
 
 
-def _fit_signature(config: TopicConfig) -> str:
-    """What besides the sample a stored ``sampled`` fit depends on (settings, embedding backend,
-    this module's code)."""
+def _fit_signature(config: TopicConfig, n_embedded: int) -> str:
+    """What besides the texts a stored fit depends on (settings, the embedding backend for
+    ``n_embedded`` texts, this module's code)."""
     from toolkit.store import fingerprint
 
     fields = {k: v for k, v in vars(config).items() if k not in {"reuse_overlap", "batch_size"}}
-    backend = models.resolve_backend() if config.embedding != "tfidf" else "tfidf"
+    backend = models.backend_for(n_embedded) if config.embedding != "tfidf" else "tfidf"
     return fingerprint(sorted(fields.items(), key=lambda kv: kv[0]), backend, Path(__file__).read_bytes())
 
 
@@ -823,7 +824,7 @@ def fit_whole(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any, st
     from toolkit.store import fingerprint
 
     keys = [models.text_key(t, models.DEFAULT_MODEL_ID) for t in texts]
-    signature = fingerprint(_fit_signature(config), sorted(stop_words), keys)
+    signature = fingerprint(_fit_signature(config, len(texts)), sorted(stop_words), keys)
     folder = Path(cache_dir) / SAMPLED_FIT_DIR if cache_dir is not None else None
     stored = _load_fit(folder, signature, "whole.joblib")
     if stored is not None:
@@ -858,7 +859,7 @@ def fit_sampled(units: pd.DataFrame, stop_words: Sequence[str], config: TopicCon
     """
     keys = [models.text_key(t, models.DEFAULT_MODEL_ID) for t in units["text"]]
     rows = sample_rows(keys, config.sample_size)
-    signature = _fit_signature(config)
+    signature = _fit_signature(config, len(rows))
     folder = Path(cache_dir) / SAMPLED_FIT_DIR if cache_dir is not None else None
     stored = _load_fit(folder, signature)
     current = {keys[r] for r in rows}
@@ -971,13 +972,14 @@ def topic_info(topics: pd.DataFrame, units: pd.DataFrame, embeddings: np.ndarray
 
 
 def _embedder(config: TopicConfig, texts: list[str]) -> tuple[Any, str]:
-    """The embedding model for this run and its name in ``topic_run``."""
+    """The embedding model for this run and its name in ``topic_run`` (the packaged model on
+    :func:`toolkit.models.backend_for` the number of texts: full precision for small corpora)."""
     if config.embedding == "tfidf" or (config.embedding == "auto" and not models.has_torch()):
         if config.embedding == "auto":
             warnings.warn("torch / sentence-transformers unavailable: topics use the TF-IDF + SVD "
                           "fallback embedding (lexical; expect coarser topics).", RuntimeWarning, stacklevel=3)
         return models.fallback_embedder(texts, random_state=config.seed), "tfidf-svd"
-    return models.packaged_embedder()
+    return models.packaged_embedder(models.backend_for(len(texts)))
 
 
 def run(tables: Mapping[str, pd.DataFrame], *, cache_dir: Path | str | None = None,

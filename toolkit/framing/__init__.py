@@ -53,6 +53,7 @@ from toolkit.framing.naming import (
     quoted_terms,
 )
 from toolkit.framing.rewrite import REWRITE_COLUMNS, rewrite_changes, word_changes
+from toolkit.models import backend_for
 
 __all__ = [
     "DataFileError", "Frame", "Concept", "VERB_GROUPS", "attribute_sentences", "attribution_by_outlet",
@@ -103,26 +104,29 @@ def document_options(tables: Mapping[str, pd.DataFrame]) -> dict[str, object]:
     against full cue + embedding labels on 2,395 sentences of 60 AllSides articles: label
     precision 0.71, recall 0.96, F1 0.82, identical label set for 78% of sentences (at
     ``min_score`` 0.35: F1 0.75; at 0.7: precision 1.00, recall 0.66). Cue-only labels are a
-    superset-like approximation: embeddings mostly veto weak single-cue matches.
+    superset-like approximation: embeddings mostly veto weak single-cue matches. Below that, the
+    embedding backend follows the corpus size (:func:`toolkit.models.backend_for`: full precision
+    for small corpora, whose frames must not change with the CPU).
     """
     sentences = tables.get("sentences")
-    if sentences is not None and len(sentences) > EMBED_MAX_SENTENCES:
+    n_sentences = 0 if sentences is None else len(sentences)
+    if n_sentences > EMBED_MAX_SENTENCES:
         return {"use_embeddings": False, "min_score": CUE_ONLY_MIN_SCORE}
-    return {}
+    return {"embed_backend": backend_for(n_sentences)}
 
 
-def _embedder(cache_dir: Path | str | None):
+def _embedder(cache_dir: Path | str | None, backend: str):
     from toolkit.models import embed as model_embed
 
     def embed(texts: list[str]):
-        return model_embed(texts, cache_dir=cache_dir)
+        return model_embed(texts, cache_dir=cache_dir, backend=backend)
 
     return embed
 
 
 def document_step(frames: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"),
                   use_embeddings: bool = True, min_score: float = 0.35, max_frames: int = 3,
-                  **_other_stage_options: object) -> dict[str, pd.DataFrame]:
+                  embed_backend: str | None = None, **_other_stage_options: object) -> dict[str, pd.DataFrame]:
     """The per-document part of the stage: everything that reads one document's sentences.
 
     All of it depends only on a document's own sentences and mentions (and the data files), so
@@ -130,14 +134,17 @@ def document_step(frames: Mapping[str, pd.DataFrame], *, data_dir: Path | str = 
     aggregates. Returns ``frames`` (:func:`score_frames`), ``attribution``
     (:func:`attribute_sentences`), ``naming_hits`` (:func:`find_variants` of ``naming.yml``;
     empty without the file), ``quoted_terms`` (:func:`quoted_terms`), ``name_tokens``
-    (:func:`name_tokens`) and ``term_tokens`` (:func:`sentence_tokens`).
+    (:func:`name_tokens`) and ``term_tokens`` (:func:`sentence_tokens`). ``embed_backend``: the
+    embedding backend :func:`document_options` chose for the whole corpus (``None``: chosen from
+    the sentences of this call).
     """
     sentences = frames["sentences"].sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
     frames_path, naming_path = Path(data_dir) / "frames.yml", Path(data_dir) / "naming.yml"
     scored = pd.DataFrame(columns=FRAMES_COLUMNS)
     if frames_path.exists() and not sentences.empty:
-        scored = score_frames(sentences, load_codebook(frames_path), embed=_embedder(None) if use_embeddings else None,
-                              min_score=min_score, max_frames=max_frames)
+        embed = _embedder(None, embed_backend or backend_for(len(sentences))) if use_embeddings else None
+        scored = score_frames(sentences, load_codebook(frames_path), embed=embed, min_score=min_score,
+                              max_frames=max_frames)
     hits = find_variants(sentences, load_naming(naming_path)) if naming_path.exists() \
         else pd.DataFrame(columns=HIT_COLUMNS)
     return {"frames": scored, "attribution": attribute_sentences(sentences, frames.get("mentions")),
@@ -147,6 +154,7 @@ def document_step(frames: Mapping[str, pd.DataFrame], *, data_dir: Path | str = 
 
 def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"), cache_dir: Path | str | None = None,
         use_embeddings: bool = True, min_score: float = 0.35, max_frames: int = 3, top_terms: int = 20,
+        embed_backend: str | None = None,
         precomputed: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
     """The framing stage: every framing table for a corpus.
 
@@ -155,8 +163,9 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
     speakers to canonical actors). Reads ``frames.yml`` and ``naming.yml`` from ``data_dir``
     (a missing file gives a warning and empty tables for that analysis; a malformed one raises
     :class:`DataFileError` naming the line). ``cache_dir`` is the sentence-embedding cache;
-    ``use_embeddings=False`` scores frames by cues alone. ``min_score``/``max_frames`` go to
-    :func:`score_frames`, ``top_terms`` to :func:`distinctive_terms`.
+    ``use_embeddings=False`` scores frames by cues alone; ``embed_backend`` names the embedding
+    backend (``None``: :func:`toolkit.models.backend_for` the number of sentences).
+    ``min_score``/``max_frames`` go to :func:`score_frames`, ``top_terms`` to :func:`distinctive_terms`.
 
     Returns frames, frame_shares, distinctive_terms, naming, naming_candidates, attribution,
     attribution_by_outlet and rewrite_changes (columns in ``TABLE_COLUMNS``). Comparisons that a
@@ -182,7 +191,7 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
         if "frames" in precomputed:
             out["frames"] = precomputed["frames"]
         else:
-            embed = _embedder(cache_dir) if use_embeddings else None
+            embed = _embedder(cache_dir, embed_backend or backend_for(len(sentences))) if use_embeddings else None
             out["frames"] = score_frames(sentences, codebook, embed=embed, min_score=min_score, max_frames=max_frames)
         out["frame_shares"] = frame_shares(out["frames"], sentences, articles, codebook)
     else:
