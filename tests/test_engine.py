@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from toolkit.engine import Engine, map_documents
+from toolkit.engine import Engine, doc_keys, map_documents
 
 
 def word_counts(frames, *, tag):
@@ -95,3 +95,25 @@ def test_the_before_pool_hook_runs_once_before_a_process_pool_and_never_without_
         map_documents(word_counts, {"sentences": sentences}, outputs=["words", "long"], doc_ids=doc_ids,
                       salt="hook", engine=engine, options={"tag": "x"}, before_pool=lambda: calls.append(engine))
     assert calls == [Engine(n_jobs=2, chunk_docs=5, min_parallel_docs=1)]
+
+
+def test_a_document_key_changes_with_its_own_rows_only():
+    base = pd.DataFrame({"doc_id": ["a", "a", "b"], "sent_id": [0, 1, 0], "text": ["One two", "three", "Other"],
+                         "tags": [("x",), (), ("y", "z")], "note": ["n", None, "m"]})
+    keys = doc_keys({"s": base}, ["a", "b", "c"], "salt")
+    assert len(set(keys.values())) == 3  # "c" has no rows, and still its own key
+
+    def key_a(frame, salt="salt"):
+        return doc_keys({"s": frame}, ["a"], salt)["a"]
+
+    interleaved = base.iloc[[0, 2, 1]]
+    assert doc_keys({"s": interleaved}, ["a", "b"], "salt") == {k: keys[k] for k in ("a", "b")}
+    assert key_a(base[base["doc_id"] == "a"]) == keys["a"]  # other documents do not matter
+    assert key_a(base, salt="other") != keys["a"]
+    assert key_a(base.iloc[[1, 0, 2]]) != keys["a"]  # row order within a document counts
+    assert key_a(base.assign(text=["One", "two three", "Other"])) != keys["a"]  # so does a moved boundary
+    assert key_a(base.assign(note=["n", "", "m"])) != keys["a"]  # a missing value is not an empty string
+    assert key_a(base.assign(tags=[("x",), ("w",), ("y", "z")])) != keys["a"]
+    assert key_a(base.assign(sent_id=[0, 2, 0])) != keys["a"]
+    assert doc_keys({"s": base}, ["b"], "salt")["b"] == doc_keys({"s": base.assign(text=["1", "2", "Other"])},
+                                                               ["b"], "salt")["b"]

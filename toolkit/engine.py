@@ -22,6 +22,7 @@ point; the parallel execution itself is ``concurrent.futures`` or Dask.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .store import fingerprint, read_table, write_table
 
@@ -66,24 +68,69 @@ class Engine:
 
 
 def doc_keys(frames: Mapping[str, pd.DataFrame], doc_ids: list[str], salt: str) -> dict[str, str]:
-    """A content key per document: hash of ``salt`` and the document's rows in every frame."""
-    per_frame = []
-    for name in sorted(frames):
-        frame = frames[name]
-        hashed = pd.util.hash_pandas_object(frame.drop(columns=["doc_id"]), index=False)
-        # combine row hashes in order: position-weighted sum, so reordering changes the key
-        pos = frame.groupby("doc_id", sort=False).cumcount().to_numpy(dtype=np.uint64)
-        mixed = (hashed.to_numpy(dtype=np.uint64) * (pos * np.uint64(2654435761) + np.uint64(1)))
-        sums = pd.Series(mixed).groupby(frame["doc_id"].to_numpy(), sort=False).sum()
-        counts = frame.groupby("doc_id", sort=False).size()
-        per_frame.append((name, sums, counts))
-    keys = {}
-    for doc_id in doc_ids:
-        parts = [salt, doc_id]
-        for name, sums, counts in per_frame:
-            parts.append((name, int(sums.get(doc_id, 0)), int(counts.get(doc_id, 0))))
-        keys[doc_id] = fingerprint(*parts)
-    return keys
+    """A content key per document: hash of ``salt`` and the document's rows, in order, in every frame.
+
+    Each column is reduced to bytes once (strings: Arrow's UTF-8 data and offsets; numbers and
+    booleans: their values; anything else: pandas' row hashes) and each document's key hashes the
+    slice of those bytes its rows occupy, so reordering, moving a boundary between two strings or
+    changing one value changes the key. Hand-written because the pandas route (a row hash of every
+    row, then a per-document combination) hashed each sentence's text through Python objects: 1.5 s
+    for the 468,000 sentences of 10,000 articles, paid by every stage of every run.
+    """
+    per_frame = [(name, _frame_digests(frames[name])) for name in sorted(frames)]
+    empty = ("", 0)
+    return {doc_id: fingerprint(salt, doc_id, *[(name, *digests.get(doc_id, empty)) for name, digests in per_frame])
+            for doc_id in doc_ids}
+
+
+def _frame_digests(frame: pd.DataFrame) -> dict[str, tuple[str, int]]:
+    """doc_id -> (digest of that document's rows, number of rows) for one frame."""
+    codes, uniques = pd.factorize(frame["doc_id"], sort=False)
+    order = np.argsort(codes, kind="stable")
+    contiguous = bool(np.all(codes[1:] >= codes[:-1])) if len(codes) else True
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques)) if len(codes) else np.zeros(0, dtype=np.int64)
+    bounds = np.r_[0, np.cumsum(counts)]
+    if (codes < 0).any():  # rows without a doc_id belong to no document
+        order = order[codes[order] >= 0]
+    columns = [_column_bytes(frame[c] if contiguous and not (codes < 0).any() else frame[c].iloc[order])
+               for c in frame.columns if c != "doc_id"]
+    out = {}
+    for code, doc_id in enumerate(uniques):
+        lo, hi = int(bounds[code]), int(bounds[code + 1])
+        h = hashlib.blake2b(digest_size=16)
+        for slicer in columns:
+            for piece in slicer(lo, hi):
+                h.update(piece)
+        out[doc_id] = (h.hexdigest(), hi - lo)
+    return out
+
+
+def _column_bytes(column: pd.Series) -> Callable[[int, int], tuple[bytes | memoryview, ...]]:
+    """A function giving the bytes of rows ``lo:hi`` of ``column`` (see :func:`doc_keys`)."""
+    values = column.to_numpy()
+    if values.dtype.kind in "biufcmM":
+        raw = np.ascontiguousarray(values).view(np.uint8)
+        width = values.dtype.itemsize
+        return lambda lo, hi: (raw[lo * width : hi * width].data,)
+    if values.dtype == object:
+        try:
+            strings = pa.array(values, type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            strings = None
+        if strings is not None:
+            offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64, count=len(strings) + 1, offset=strings.offset * 8)
+            data = np.frombuffer(strings.buffers()[2], dtype=np.uint8) if strings.buffers()[2] is not None \
+                else np.zeros(0, dtype=np.uint8)
+            nulls = np.asarray(strings.is_null()).view(np.uint8) if strings.null_count else None
+
+            def text_bytes(lo: int, hi: int) -> tuple[bytes | memoryview, ...]:
+                start = offsets[lo]
+                pieces = (data[start : offsets[hi]].data, (offsets[lo : hi + 1] - start).data)
+                return pieces + ((nulls[lo:hi].data,) if nulls is not None else ())
+
+            return text_bytes
+    hashed = pd.util.hash_pandas_object(column, index=False).to_numpy().view(np.uint8)
+    return lambda lo, hi: (hashed[lo * 8 : hi * 8].data,)
 
 
 def _subset(frames: Mapping[str, pd.DataFrame], ids: list[str]) -> dict[str, pd.DataFrame]:
