@@ -17,6 +17,7 @@ from toolkit.corpus import (
     load_documents,
     normalize_text,
     read_manifest,
+    relative_source_paths,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,3 +223,12 @@ def test_articles_without_outlet_each_get_their_own_placeholder():
 
     articles = pd.DataFrame({"doc_id": ["a", "b", "c"], "outlet": [None, "Known", " "]})
     assert fill_unknown_outlets(articles)["outlet"].tolist() == ["(unknown: a)", "Known", "(unknown: c)"]
+
+
+def test_source_paths_are_made_relative_to_the_project_with_their_row_kept(tmp_path):
+    inside = tmp_path / "data" / "raw" / "export.csv"
+    table = pd.DataFrame({"source_path": [f"{inside}#row=2", f"{inside}#row=10", str(tmp_path / "data" / "a.txt"),
+                                          "/elsewhere/b.txt"]})
+    assert relative_source_paths(table, tmp_path)["source_path"].tolist() == [
+        "data/raw/export.csv#row=2", "data/raw/export.csv#row=10", "data/a.txt", "/elsewhere/b.txt"]
+    assert relative_source_paths(table.head(0), tmp_path).empty

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import altair as alt
 import pandas as pd
+import pytest
 
 from toolkit.charts.core import Figure
+from toolkit import export as export_module
 from toolkit.export import export, export_all, export_figure, neutralise_cell, slugify, tidy_csv, unique_slugs
 
 HOSTILE = ["<script>alert(1)</script>", '=HYPERLINK("http://x")', "../../etc/passwd"]
@@ -131,3 +133,30 @@ def test_unchanged_charts_are_not_redrawn_and_changed_ones_are(tmp_path):
     export(changed, pd.DataFrame({"x": [1, 3]}), "c", tmp_path, alt_text="A.")
     assert first["png"].stat().st_mtime_ns != stamp
     assert '"x": 3' in first["vl.json"].read_text(encoding="utf-8")
+
+
+def small_multiples() -> list[Figure]:
+    figs = []
+    for i in range(3):
+        data = pd.DataFrame({"x": list(range(5 + 20 * i)), "y": [(j * 7 + i) % 11 for j in range(5 + 20 * i)]})
+        chart = alt.Chart(data).mark_point().encode(x="x:Q", y="y:Q").properties(title=f"Chart {i}")
+        figs.append(Figure(name=f"chart {i}", chart=chart, data=data, alt_text=f"Chart {i}."))
+    return figs
+
+
+def test_charts_drawn_together_equal_charts_drawn_one_by_one(tmp_path):
+    """export_all draws PNGs in a worker process as well as here; the files are the same."""
+    export_all(small_multiples(), tmp_path / "together")
+    for fig in small_multiples():
+        export_figure(fig, tmp_path / "alone")
+    for path in sorted((tmp_path / "alone").iterdir()):
+        assert path.read_bytes() == (tmp_path / "together" / path.name).read_bytes(), path.name
+
+
+def test_a_failing_png_worker_is_reported_and_its_charts_drawn_here(tmp_path, monkeypatch):
+    export_all(small_multiples(), tmp_path / "ok")
+    monkeypatch.setattr(export_module, "PNG_WORKER", "import sys; sys.exit('no renderer here')")
+    with pytest.warns(RuntimeWarning, match="no renderer here"):
+        export_all(small_multiples(), tmp_path / "fallback")
+    for path in sorted((tmp_path / "ok").iterdir()):
+        assert path.read_bytes() == (tmp_path / "fallback" / path.name).read_bytes(), path.name

@@ -576,12 +576,15 @@ def relative_source_paths(table: pd.DataFrame, root: Path) -> pd.DataFrame:
     """
     root = Path(root).resolve()
 
-    def rel(value: str) -> str:
-        path, sep, row = str(value).partition("#")
+    def rel(path: str) -> str:
         try:
-            path = Path(path).resolve().relative_to(root).as_posix()
+            return Path(path).resolve().relative_to(root).as_posix()
         except ValueError:
-            pass
-        return f"{path}{sep}{row}"
+            return path
 
-    return table.assign(source_path=table["source_path"].map(rel)) if len(table) else table
+    if not len(table):
+        return table
+    # the rows of one tabular export share its path: each distinct path is resolved once
+    parts = table["source_path"].astype(str).str.partition("#")
+    relative = {path: rel(path) for path in parts[0].unique()}
+    return table.assign(source_path=parts[0].map(relative) + parts[1] + parts[2])
