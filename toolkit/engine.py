@@ -86,14 +86,12 @@ def doc_keys(frames: Mapping[str, pd.DataFrame], doc_ids: list[str], salt: str) 
 def _frame_digests(frame: pd.DataFrame) -> dict[str, tuple[str, int]]:
     """doc_id -> (digest of that document's rows, number of rows) for one frame."""
     codes, uniques = pd.factorize(frame["doc_id"], sort=False)
-    order = np.argsort(codes, kind="stable")
-    contiguous = bool(np.all(codes[1:] >= codes[:-1])) if len(codes) else True
-    counts = np.bincount(codes[codes >= 0], minlength=len(uniques)) if len(codes) else np.zeros(0, dtype=np.int64)
-    bounds = np.r_[0, np.cumsum(counts)]
-    if (codes < 0).any():  # rows without a doc_id belong to no document
-        order = order[codes[order] >= 0]
-    columns = [_column_bytes(frame[c] if contiguous and not (codes < 0).any() else frame[c].iloc[order])
-               for c in frame.columns if c != "doc_id"]
+    bounds = np.r_[0, np.cumsum(np.bincount(codes[codes >= 0], minlength=len(uniques)))]
+    # rows grouped by document, in order; rows without a doc_id belong to no document
+    if len(codes) and not (codes.min() >= 0 and (codes[1:] >= codes[:-1]).all()):
+        order = np.argsort(codes, kind="stable")
+        frame = frame.iloc[order[codes[order] >= 0]]
+    columns = [_column_bytes(frame[c]) for c in frame.columns if c != "doc_id"]
     out = {}
     for code, doc_id in enumerate(uniques):
         lo, hi = int(bounds[code]), int(bounds[code + 1])

@@ -54,6 +54,7 @@ from toolkit.framing.naming import (
 )
 from toolkit.framing.rewrite import REWRITE_COLUMNS, rewrite_changes, word_changes
 from toolkit.models import backend_for
+from toolkit.models import embed as model_embed
 
 __all__ = [
     "DataFileError", "Frame", "Concept", "VERB_GROUPS", "attribute_sentences", "attribution_by_outlet",
@@ -116,8 +117,6 @@ def document_options(tables: Mapping[str, pd.DataFrame]) -> dict[str, object]:
 
 
 def _embedder(cache_dir: Path | str | None, backend: str):
-    from toolkit.models import embed as model_embed
-
     def embed(texts: list[str]):
         return model_embed(texts, cache_dir=cache_dir, backend=backend)
 
