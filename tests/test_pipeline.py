@@ -1,6 +1,7 @@
 """The corpus stage end to end on the bundled corpus: accounting, rewrites, determinism, cache."""
 
 import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -71,3 +72,59 @@ def test_dask_engine_on_two_workers_gives_the_local_tables():
     assert sorted(local.tables) == sorted(dask.tables)
     for name in local.tables:
         pd.testing.assert_frame_equal(local[name], dask[name], check_dtype=False, obj=name)
+
+
+def test_stages_that_read_each_other_run_in_later_waves():
+    from toolkit.pipeline import stage_waves
+
+    assert stage_waves(["actors", "sentiment", "framing", "topics"]) == [["actors", "topics"], ["sentiment", "framing"]]
+    assert stage_waves(["framing", "sentiment"]) == [["sentiment", "framing"]]
+    assert stage_waves(["topics"]) == [["topics"]]
+
+
+def _parquet_digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.parquet"))}
+
+
+def test_stages_side_by_side_write_the_tables_of_stages_one_after_another(tmp_path):
+    from toolkit.engine import Engine
+
+    stages = ["actors", "sentiment", "framing"]
+    toolkit.analyze(RAW, stages=stages, out=tmp_path / "serial", engine=Engine(n_jobs=1))
+    # side-by-side stages hand their tables over through their files: compare with the stored ones
+    serial = toolkit.analyze(RAW, stages=stages, out=tmp_path / "serial", engine=Engine(n_jobs=1))
+    started = []
+    side = toolkit.analyze(RAW, stages=stages, out=tmp_path / "side", progress=started.append,
+                           engine=Engine(n_jobs=2, min_parallel_docs=1))
+    assert started == ["corpus", "actors", "sentiment+framing"]
+    assert sorted(side.tables) == sorted(serial.tables)
+    for name in serial.tables:
+        pd.testing.assert_frame_equal(side[name], serial[name], obj=name)
+    assert _parquet_digests(tmp_path / "side") == _parquet_digests(tmp_path / "serial")
+    assert (tmp_path / "side" / "_stages.json").read_text() == (tmp_path / "serial" / "_stages.json").read_text()
+
+
+def test_a_stage_failing_in_its_own_process_raises_here_naming_it_and_keeps_its_warnings(tmp_path, monkeypatch):
+    import toolkit.framing
+    import toolkit.sentiment
+    from toolkit.engine import Engine
+
+    scored = toolkit.sentiment.run
+
+    def warn_then_score(tables, **options):
+        import warnings
+
+        warnings.warn("sentiment saw something odd", UserWarning)
+        return scored(tables, **options)
+
+    def fail(tables, **options):
+        raise ValueError("framing broke")
+
+    monkeypatch.setattr(toolkit.sentiment, "run", warn_then_score)
+    monkeypatch.setattr(toolkit.framing, "run", fail)
+    with pytest.warns(UserWarning, match="sentiment saw something odd"), \
+            pytest.raises(ValueError, match="framing broke") as raised:
+        toolkit.analyze(RAW, stages=["sentiment", "framing"], out=tmp_path, engine=Engine(n_jobs=2, min_parallel_docs=1))
+    assert any("framing stage" in note for note in raised.value.__notes__)
+    recorded = json.loads((tmp_path / "_stages.json").read_text())
+    assert "sentiment" in recorded and "framing" not in recorded  # the stage that finished is kept

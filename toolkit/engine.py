@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .models import after_fork
 from .store import fingerprint, read_table, write_table
 
 DOC_KEY = "_doc_key"
@@ -48,7 +49,8 @@ class Engine:
     of an existing cluster, or ``None`` for a ``LocalCluster`` of ``n_jobs`` workers).
     ``chunk_docs``: largest number of documents per partition (see :meth:`chunk_size`). ``min_parallel_docs``: below this many
     documents to compute, work stays in the calling process (process start-up would cost
-    more than it saves).
+    more than it saves); a corpus with fewer documents also runs its analysis stages one after
+    another rather than side by side (see :func:`toolkit.pipeline.analyze`).
     """
 
     kind: str = "local"
@@ -164,7 +166,7 @@ def _run_chunks(func, frames, chunks: list[list[str]], options: dict, engine: En
     parts = [_subset(frames, ids) for ids in chunks]
     if before_pool is not None:
         before_pool()
-    with ProcessPoolExecutor(max_workers=engine.workers()) as pool:
+    with ProcessPoolExecutor(max_workers=engine.workers(), initializer=after_fork) as pool:
         return list(pool.map(_apply_options, [func] * len(parts), parts, [options] * len(parts)))
 
 

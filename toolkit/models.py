@@ -52,6 +52,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 import warnings
@@ -123,6 +124,23 @@ def prepare_model_imports() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=TqdmWarning)
         import tqdm.auto  # noqa: F401
+
+
+def after_fork() -> None:
+    """Make the model libraries usable in a process just forked from one that may have used them.
+
+    GNU OpenMP (torch's intra-op thread pool) and ONNX Runtime's thread pools do not survive a
+    fork: the child's first parallel operation waits forever for the parent's threads (seen: a
+    framing worker forked after its parent had embedded sentences hung in torch's embedding op).
+    The child's torch runs on one thread, as PyTorch's own DataLoader workers do (forked workers
+    share the cores anyway), and inherited ONNX sessions are dropped so the child opens its own.
+    Called first thing in every process the pipeline forks (:mod:`toolkit.engine`'s pool workers,
+    :func:`toolkit.pipeline.run_side_by_side`'s stages).
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    onnx_embedding_model.cache_clear()
 
 
 @lru_cache(maxsize=1)

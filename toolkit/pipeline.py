@@ -7,7 +7,8 @@ The pipeline holds no stage logic. It wires pure functions together::
 
 Per-document work (cleaning, segmentation, and each stage's ``document_step``) is mapped
 over the documents by :mod:`toolkit.engine`, cached per document; corpus-level work
-(rewrites, co-mentions, aggregates, topics) runs on the whole tables.
+(rewrites, co-mentions, aggregates, topics) runs on the whole tables. Stages that do not read
+each other's tables run side by side in their own processes on large corpora.
 
 and, when given an output folder, caches each stage's tables there under a key that
 hashes everything the stage depends on (input bytes, manifest, reporter data files,
@@ -18,7 +19,11 @@ instead of recomputing.
 from __future__ import annotations
 
 import importlib
+import multiprocessing as mp
 import os
+import sys
+import traceback
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,19 +42,28 @@ from .corpus import (
 )
 from .dedup import PairCache, derivations_from, evaluate_pairs, mark_derivations, rewrite_diff, signatures
 from .engine import Engine, map_documents
-from .models import BACKEND_ENV
+from .models import BACKEND_ENV, after_fork
 from .report import outlet_summary, removal_reasons, removed_by_reason
 from .segment import split_sentences
 from .store import StageStore, files_fingerprint, fingerprint, read_table, write_table
 
-#: Analysis stages in the order they run: (name, module). Later stages may read the
-#: tables of earlier ones (sentiment and framing read ``mentions``).
+#: Analysis stages in pipeline order: (name, module). A stage's tables are merged into the
+#: corpus in this order (sentiment's scored ``sentences`` replace the corpus's).
 ANALYSES: tuple[tuple[str, str], ...] = (
     ("actors", "toolkit.actors"),
     ("sentiment", "toolkit.sentiment"),
     ("framing", "toolkit.framing"),
     ("topics", "toolkit.topics"),
 )
+#: The analysis stages whose tables each stage reads (when they run), besides the corpus
+#: tables: sentiment and framing read the actors' ``mentions``. Stages that do not depend on
+#: each other can run side by side (:func:`stage_waves`).
+STAGE_INPUTS: dict[str, tuple[str, ...]] = {
+    "actors": (),
+    "sentiment": ("actors",),
+    "framing": ("actors",),
+    "topics": (),
+}
 #: Chart modules, each exposing ``figures(tables) -> list[Figure]``, with the stage
 #: whose tables they draw (``corpus`` is always present).
 CHART_MODULES: tuple[tuple[str, str], ...] = (
@@ -285,7 +299,14 @@ def analyze(
     ``out``: a folder for the Parquet tables and the stage cache; without it nothing is
     written and nothing is reused. ``engine``: where per-document work runs
     (:class:`toolkit.engine.Engine`: local processes by default, or a Dask cluster).
-    ``progress``: called with each stage's name as it starts.
+    ``progress``: called with each stage's name as it starts (with ``"a+b"`` for stages that
+    start together).
+
+    With ``out``, the local engine on several cores and a corpus of at least
+    ``engine.min_parallel_docs`` documents, stages that do not read each other's tables
+    (:func:`stage_waves`: actors beside topics, then sentiment beside framing) run side by side
+    in forked processes (:func:`run_side_by_side`); the tables are the same as when they run
+    one after another, which they do otherwise.
     """
     paths, manifest_path, data_dir = _resolve(paths, manifest, data_dir)
     wanted = [name for name, _ in ANALYSES] if stages is None else list(stages)
@@ -320,22 +341,138 @@ def analyze(
         tables = dict(tables)
         # the reporter's data files and the chosen embedding backend change what the analyses compute
         data_files = fingerprint(files_fingerprint(sorted(data_dir.glob("*.yml"))), os.environ.get(BACKEND_ENV, ""))
-        for name, module_name in ANALYSES:
-            if name not in wanted:
-                continue
-            notify(name)
-            key = fingerprint(key, name, data_files)
-            result = store.get(name, key) if store else None
-            if result is None:
-                result = run_stage(module_name, tables, data_dir=data_dir, cache_dir=cache_dir, engine=engine,
-                                   salt=fingerprint(code, name, data_files), before_pool=wait)
-                if store:
-                    store.put_later(name, key, result)
-            tables.update(result)
+        keys = {}
+        for name, _ in ANALYSES:
+            if name in wanted:
+                key = keys[name] = fingerprint(key, name, data_files)
+        modules = dict(ANALYSES)
+        side_by_side = store is not None and engine.kind == "local" and engine.workers() > 1 \
+            and len(tables["articles"]) >= engine.min_parallel_docs and "fork" in mp.get_all_start_methods()
+        results: dict[str, Mapping[str, pd.DataFrame]] = {}
+        for wave in stage_waves(wanted):
+            if side_by_side and len(wave) > 1:
+                notify("+".join(wave))
+            todo = []
+            for name in wave:
+                if not (side_by_side and len(wave) > 1):
+                    notify(name)
+                cached = store.get(name, keys[name]) if store else None
+                if cached is None:
+                    todo.append(name)
+                else:
+                    results[name] = cached
+            jobs = {name: dict(module_name=modules[name], tables=stage_tables(tables, results, name),
+                               data_dir=data_dir, cache_dir=cache_dir, engine=engine,
+                               salt=fingerprint(code, name, data_files)) for name in todo}
+            if side_by_side and len(todo) > 1:
+                store.flush()  # a fork while the writer thread holds a lock could leave a child stuck on it
+                results.update(run_side_by_side(jobs, store, keys))
+            else:
+                for name, job in jobs.items():
+                    results[name] = run_stage(**job, before_pool=wait)
+                    if store:
+                        store.put_later(name, keys[name], results[name])
+        for name, _ in ANALYSES:
+            tables.update(results.get(name, {}))
     finally:
         if store:
             store.flush()
     return Corpus(tables, stages=("corpus", *(name for name, _ in ANALYSES if name in wanted)))
+
+
+def stage_waves(wanted: Sequence[str]) -> list[list[str]]:
+    """The ``wanted`` analysis stages grouped into waves, in pipeline order: each wave holds the
+    stages whose inputs (:data:`STAGE_INPUTS` among ``wanted``) earlier waves produce, so the
+    stages of one wave can run side by side."""
+    remaining = [name for name, _ in ANALYSES if name in wanted]
+    done: set[str] = set()
+    waves = []
+    while remaining:
+        wave = [n for n in remaining if all(d in done or d not in wanted for d in STAGE_INPUTS[n])]
+        waves.append(wave)
+        done.update(wave)
+        remaining = [n for n in remaining if n not in done]
+    return waves
+
+
+def stage_tables(corpus: Mapping[str, pd.DataFrame], results: Mapping[str, Mapping[str, pd.DataFrame]],
+                 name: str) -> dict[str, pd.DataFrame]:
+    """What stage ``name`` reads: the corpus tables plus the tables of the stages it depends on
+    (:data:`STAGE_INPUTS`) that ran, in pipeline order. The same whether stages run one after
+    another or side by side, so both orders give the same tables."""
+    tables = dict(corpus)
+    for stage in STAGE_INPUTS[name]:
+        tables.update(results.get(stage, {}))
+    return tables
+
+
+def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mapping[str, str]
+                     ) -> dict[str, dict[str, pd.DataFrame]]:
+    """Run several stages at once, each in a forked process, and return their tables.
+
+    ``jobs`` maps a stage name to its :func:`run_stage` arguments. Each child writes its stage's
+    tables into ``store`` (:meth:`StageStore.write_tables`) and reports the table names and the
+    warnings it met; this process records each stage under its key in ``keys``, reads the tables
+    back and re-issues the warnings, stage by stage in ``jobs`` order. A child's exception is
+    raised here (a note names the stage and carries the child's traceback); the first failing
+    stage in ``jobs`` order wins, and the other children are waited for (or stopped on
+    interruption). Forked processes inherit the tables instead of receiving a pickled copy. Hand-
+    written because process pools pickle their arguments (gigabytes of tables at 10,000
+    articles) and their workers may not start the per-document process pools of a stage.
+    """
+    context = mp.get_context("fork")
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # or each child would write out this process's unflushed output again
+    running = []
+    try:
+        for name, job in jobs.items():
+            receive, send = context.Pipe(duplex=False)
+            child = context.Process(target=_stage_in_child, args=(send, job, store.folder),
+                                    name=f"newsangle-{name}")
+            child.start()
+            send.close()
+            running.append((name, child, receive))
+        replies = {}
+        for name, child, receive in running:
+            try:
+                replies[name] = receive.recv()
+            except EOFError:
+                replies[name] = ("error", RuntimeError(f"the {name} stage's process ended without a result"), "", [])
+            child.join()
+    finally:
+        for _, child, _ in running:
+            if child.is_alive():
+                child.terminate()
+                child.join()
+    results = {}
+    for name in jobs:
+        status, payload, trace, caught = replies[name]
+        for category, message, filename, lineno in caught:
+            warnings.warn_explicit(message, category, filename, lineno)
+        if status == "error":
+            payload.add_note(f"(raised in the {name} stage, run in its own process)\n{trace}".rstrip())
+            raise payload
+        store.record(name, keys[name], payload)
+        results[name] = {table: read_table(store.folder / f"{table}.parquet") for table in payload}
+    return results
+
+
+def _stage_in_child(send, job: Mapping, folder: Path) -> None:
+    """Body of a :func:`run_side_by_side` child: run the stage, write its tables, report back."""
+    after_fork()
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            result = run_stage(**job)
+            StageStore(folder).write_tables(result)
+            reply = ("ok", sorted(result), "")
+        except Exception as exc:  # reported to the parent, which raises it
+            reply = ("error", exc, traceback.format_exc())
+    notes = [(w.category, str(w.message), w.filename, w.lineno) for w in caught]
+    try:
+        send.send((*reply, notes))
+    except Exception:  # an exception that does not pickle: its type and message do
+        send.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}"), reply[2], notes))
+    send.close()
 
 
 def load_corpus(

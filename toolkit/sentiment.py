@@ -644,12 +644,15 @@ def _with_outlet(
 ) -> pd.DataFrame:
     """Sentences (only ``columns`` of them, if given) with their article's ``outlet`` and ``title``.
 
-    A lookup by ``doc_id`` (the first article row per ``doc_id``); sentences of
-    unknown documents get missing values.
+    A lookup by ``doc_id`` (the first article row per ``doc_id``), found once for both columns;
+    sentences of unknown documents get missing values.
     """
-    meta = articles.drop_duplicates("doc_id").set_index("doc_id")
+    meta = articles.drop_duplicates("doc_id")
     frame = sentences[list(columns)] if columns is not None else sentences.drop(columns=["outlet", "title"], errors="ignore")
-    return frame.assign(outlet=frame["doc_id"].map(meta["outlet"]), title=frame["doc_id"].map(meta["title"]))
+    rows = pd.Index(meta["doc_id"]).get_indexer(frame["doc_id"])
+    return frame.assign(**{
+        col: pd.Series(meta[col].array.take(rows, allow_fill=True), index=frame.index) for col in ("outlet", "title")
+    })
 
 
 def _actor_sentences(sentences: pd.DataFrame, mentions: pd.DataFrame) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -91,10 +91,18 @@ class StageStore:
 
     def put(self, stage: str, key: str, tables: Mapping[str, pd.DataFrame]) -> None:
         """Write ``tables`` and record them as the output of ``stage`` under ``key``."""
+        self.write_tables(tables)
+        self.record(stage, key, sorted(tables))
+
+    def write_tables(self, tables: Mapping[str, pd.DataFrame]) -> None:
+        """Write the Parquet files of ``tables`` only (another process may :meth:`record` them)."""
         for name, df in tables.items():
             write_table(df, self.folder / f"{name}.parquet")
+
+    def record(self, stage: str, key: str, names: Sequence[str]) -> None:
+        """Record the written tables ``names`` as the output of ``stage`` under ``key``."""
         state = self._state()
-        state[stage] = {"key": key, "tables": sorted(tables)}
+        state[stage] = {"key": key, "tables": sorted(names)}
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
