@@ -243,3 +243,33 @@ def test_backend_is_chosen_by_argument_then_environment_then_default(monkeypatch
         models.resolve_backend()
     with pytest.raises(ValueError, match="backend"):
         models.embed(["x"], model=CountingModel(), backend="torch")
+
+
+def _embed_in_forked_child(backend: str, cache_root: str | None) -> str:
+    """Embed SENTENCES in a child forked the way the pipeline forks ("ok", "hung" or the error)."""
+    import multiprocessing as mp
+
+    def child(send):
+        try:
+            models.after_fork()
+            model = models.embedding_model() if backend == "torch" else models.onnx_embedding_model(cache_root=cache_root)
+            model.encode(SENTENCES)
+            send.send("ok")
+        except Exception as exc:
+            send.send(repr(exc))
+
+    context = mp.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=child, args=(send,))
+    process.start()
+    answer = receive.recv() if receive.poll(120) else "hung"
+    process.kill()
+    process.join()
+    return answer
+
+
+def test_models_used_here_still_embed_in_a_forked_process(onnx_export):
+    models.embedding_model().encode(SENTENCES)  # torch's thread pool and an ONNX session exist here
+    assert _embed_in_forked_child("onnx", str(onnx_export["root"])) == "ok"
+    assert _embed_in_forked_child("torch", None) == "ok"
+    assert models.onnx_embedding_model(cache_root=str(onnx_export["root"])) is onnx_export["encoder"]

@@ -129,18 +129,17 @@ def prepare_model_imports() -> None:
 def after_fork() -> None:
     """Make the model libraries usable in a process just forked from one that may have used them.
 
-    GNU OpenMP (torch's intra-op thread pool) and ONNX Runtime's thread pools do not survive a
-    fork: the child's first parallel operation waits forever for the parent's threads (seen: a
-    framing worker forked after its parent had embedded sentences hung in torch's embedding op).
-    The child's torch runs on one thread, as PyTorch's own DataLoader workers do (forked workers
-    share the cores anyway), and inherited ONNX sessions are dropped so the child opens its own.
-    Called first thing in every process the pipeline forks (:mod:`toolkit.engine`'s pool workers,
+    GNU OpenMP (torch's intra-op thread pool) does not survive a fork: the child's first parallel
+    operation waits forever for the parent's threads (seen: a framing worker forked after its
+    parent had embedded sentences hung in torch's embedding op). The child's torch runs on one
+    thread, as PyTorch's own DataLoader workers do (forked workers share the cores anyway).
+    ONNX sessions are kept per process (:func:`onnx_embedding_model`). Called first thing in
+    every process the pipeline forks (:mod:`toolkit.engine`'s pool workers,
     :func:`toolkit.pipeline.run_side_by_side`'s stages).
     """
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
-    onnx_embedding_model.cache_clear()
 
 
 @lru_cache(maxsize=1)
@@ -424,18 +423,25 @@ class OnnxEncoder:
         return _l2_normalise(vectors) if normalize_embeddings else vectors
 
 
-@lru_cache(maxsize=4)
 def onnx_embedding_model(cache_root: str | None = None, threads: int | None = None) -> OnnxEncoder:
     """The packaged all-MiniLM-L6-v2 on the ``"onnx-int8"`` backend, once per process.
 
     Exports the int8 model on first use (``onnx_model_file``) under ``cache_root``
-    (default ``model_cache_root()``); ``threads`` as in ``OnnxEncoder``.
+    (default ``model_cache_root()``); ``threads`` as in ``OnnxEncoder``. A process forked from
+    one that holds a session opens its own: ONNX Runtime's threads do not survive a fork, and
+    the inherited session is left untouched (destroying it in the child hangs).
 
     Raises
     ------
     ImportError
         When torch / sentence-transformers (tokenisation, pooling) or onnxruntime are missing.
     """
+    return _onnx_model_of_process(cache_root, threads, os.getpid())
+
+
+@lru_cache(maxsize=None)
+def _onnx_model_of_process(cache_root: str | None, threads: int | None, pid: int) -> OnnxEncoder:
+    """:func:`onnx_embedding_model` of process ``pid`` (never evicted: see there)."""
     if not has_onnxruntime():
         raise ImportError("The onnx-int8 embedding backend needs the packages onnx and onnxruntime.")
     reference = embedding_model()
