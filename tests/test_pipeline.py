@@ -90,7 +90,9 @@ def test_stages_side_by_side_write_the_tables_of_stages_one_after_another(tmp_pa
     from toolkit.engine import Engine
 
     stages = ["actors", "sentiment", "framing"]
-    toolkit.analyze(RAW, stages=stages, out=tmp_path / "serial", engine=Engine(n_jobs=1))
+    one_by_one = []
+    toolkit.analyze(RAW, stages=stages, out=tmp_path / "serial", progress=one_by_one.append, engine=Engine(n_jobs=1))
+    assert one_by_one == ["corpus", "actors", "sentiment", "framing"]
     # side-by-side stages hand their tables over through their files: compare with the stored ones
     serial = toolkit.analyze(RAW, stages=stages, out=tmp_path / "serial", engine=Engine(n_jobs=1))
     started = []

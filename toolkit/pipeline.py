@@ -350,28 +350,32 @@ def analyze(
             and len(tables["articles"]) >= engine.min_parallel_docs and "fork" in mp.get_all_start_methods()
         results: dict[str, Mapping[str, pd.DataFrame]] = {}
         for wave in stage_waves(wanted):
-            if side_by_side and len(wave) > 1:
+            together = side_by_side and len(wave) > 1
+            if together:
                 notify("+".join(wave))
-            todo = []
+            todo = {}
             for name in wave:
-                if not (side_by_side and len(wave) > 1):
+                if not together:
                     notify(name)
                 cached = store.get(name, keys[name]) if store else None
-                if cached is None:
-                    todo.append(name)
-                else:
+                if cached is not None:
                     results[name] = cached
-            jobs = {name: dict(module_name=modules[name], tables=stage_tables(tables, results, name),
-                               data_dir=data_dir, cache_dir=cache_dir, engine=engine,
-                               salt=fingerprint(code, name, data_files)) for name in todo}
-            if side_by_side and len(todo) > 1:
+                    continue
+                job = dict(module_name=modules[name], tables=stage_tables(tables, results, name), data_dir=data_dir,
+                           cache_dir=cache_dir, engine=engine, salt=fingerprint(code, name, data_files))
+                if together:
+                    todo[name] = job
+                    continue
+                results[name] = run_stage(**job, before_pool=wait)
+                if store:
+                    store.put_later(name, keys[name], results[name])
+            if len(todo) > 1:
                 store.flush()  # a fork while the writer thread holds a lock could leave a child stuck on it
-                results.update(run_side_by_side(jobs, store, keys))
-            else:
-                for name, job in jobs.items():
+                results.update(run_side_by_side(todo, store, keys))
+            for name, job in todo.items():
+                if name not in results:  # the one stage of its wave left to compute
                     results[name] = run_stage(**job, before_pool=wait)
-                    if store:
-                        store.put_later(name, keys[name], results[name])
+                    store.put_later(name, keys[name], results[name])
         for name, _ in ANALYSES:
             tables.update(results.get(name, {}))
     finally:
