@@ -130,3 +130,16 @@ def test_a_stage_failing_in_its_own_process_raises_here_naming_it_and_keeps_its_
     assert any("framing stage" in note for note in raised.value.__notes__)
     recorded = json.loads((tmp_path / "_stages.json").read_text())
     assert "sentiment" in recorded and "framing" not in recorded  # the stage that finished is kept
+
+
+def test_a_wave_with_one_stage_left_to_compute_runs_it_here(tmp_path):
+    from toolkit.engine import Engine
+
+    engine = Engine(n_jobs=2, min_parallel_docs=1)
+    first = toolkit.analyze(RAW, stages=["sentiment"], out=tmp_path, engine=engine)
+    started = []
+    both = toolkit.analyze(RAW, stages=["sentiment", "framing"], out=tmp_path, engine=engine, progress=started.append)
+    assert started == ["corpus", "sentiment+framing"]
+    pd.testing.assert_frame_equal(both["sentiment_by"], first["sentiment_by"])
+    assert {"frames", "frame_shares"} <= set(both.tables)
+    assert sorted(json.loads((tmp_path / "_stages.json").read_text())) == ["corpus", "framing", "sentiment"]

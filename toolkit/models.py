@@ -428,8 +428,9 @@ def onnx_embedding_model(cache_root: str | None = None, threads: int | None = No
 
     Exports the int8 model on first use (``onnx_model_file``) under ``cache_root``
     (default ``model_cache_root()``); ``threads`` as in ``OnnxEncoder``. A process forked from
-    one that holds a session opens its own: ONNX Runtime's threads do not survive a fork, and
-    the inherited session is left untouched (destroying it in the child hangs).
+    one that holds a session opens its own rather than share a session whose thread pool lives in
+    another process (ONNX Runtime does not promise fork safety); the inherited session is left
+    untouched, as destroying it in the child hung.
 
     Raises
     ------

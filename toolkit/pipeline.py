@@ -349,6 +349,12 @@ def analyze(
         side_by_side = store is not None and engine.kind == "local" and engine.workers() > 1 \
             and len(tables["articles"]) >= engine.min_parallel_docs and "fork" in mp.get_all_start_methods()
         results: dict[str, Mapping[str, pd.DataFrame]] = {}
+
+        def run_here(name: str, job: Mapping) -> None:
+            results[name] = run_stage(**job, before_pool=wait)
+            if store:
+                store.put_later(name, keys[name], results[name])
+
         for wave in stage_waves(wanted):
             together = side_by_side and len(wave) > 1
             if together:
@@ -365,17 +371,14 @@ def analyze(
                            cache_dir=cache_dir, engine=engine, salt=fingerprint(code, name, data_files))
                 if together:
                     todo[name] = job
-                    continue
-                results[name] = run_stage(**job, before_pool=wait)
-                if store:
-                    store.put_later(name, keys[name], results[name])
+                else:
+                    run_here(name, job)
             if len(todo) > 1:
                 store.flush()  # a fork while the writer thread holds a lock could leave a child stuck on it
                 results.update(run_side_by_side(todo, store, keys))
-            for name, job in todo.items():
-                if name not in results:  # the one stage of its wave left to compute
-                    results[name] = run_stage(**job, before_pool=wait)
-                    store.put_later(name, keys[name], results[name])
+            else:  # at most one stage of the wave left to compute
+                for name, job in todo.items():
+                    run_here(name, job)
         for name, _ in ANALYSES:
             tables.update(results.get(name, {}))
     finally:
@@ -457,7 +460,7 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
             payload.add_note(f"(raised in the {name} stage, run in its own process)\n{trace}".rstrip())
             raise payload
         store.record(name, keys[name], payload)
-        results[name] = {table: read_table(store.folder / f"{table}.parquet") for table in payload}
+        results[name] = store.get(name, keys[name])
     return results
 
 
