@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,8 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from toolkit import models, topics
 from toolkit.stats import wilson_interval
+
+ROOT = Path(__file__).resolve().parents[1]
 
 THEMES = {
     "ceasefire": [
@@ -59,11 +62,11 @@ def test_tables_and_columns():
     assert list(out["topics_skipped"].columns) == ["doc_id", "para_id", "reason"]
     assert list(out["topic_run"].columns) == topics.RUN_COLUMNS
     assert len(out["topics"]) == 12
-    assert out["topic_run"].at[0, "size_class"] == "tiny"
+    assert out["topic_run"].at[0, "size_class"] == "small"
     assert out["topic_run"].at[0, "embedding"] == "tfidf-svd"
 
 
-def test_tiny_corpus_recovers_made_up_themes_and_tables_agree():
+def test_small_corpus_recovers_made_up_themes_and_tables_agree():
     out = run_tfidf(corpus())
     t = out["topics"]
     merged = t.merge(corpus()["paragraphs"], on=["doc_id", "para_id"])
@@ -110,11 +113,11 @@ def test_same_input_same_tables():
 
 
 @pytest.mark.parametrize("n", [2, 5])
-def test_few_paragraphs_use_kmeans_without_crashing(n):
+def test_few_paragraphs_use_ward_without_crashing(n):
     out = run_tfidf(corpus(n))
     run = out["topic_run"].iloc[0]
-    assert run["size_class"] == "tiny"
-    assert run["clustering"].startswith("KMeans(k=1)" if n == 2 else "KMeans(k=")
+    assert run["size_class"] == "small"
+    assert run["clustering"] == "Ward(k=1)" if n == 2 else run["clustering"].startswith("Ward(k=")
     assert len(out["topics"]) == n
     assert (out["topics"]["topic"] >= 0).all()
     assert out["topics"]["probability"].isna().all()
@@ -188,14 +191,16 @@ def test_choose_k_finds_separated_groups():
     centres = np.eye(3, 16) * 10
     points = np.vstack([c + rng.normal(scale=0.1, size=(6, 16)) for c in centres])
     assert topics.choose_k(points, k_max=6) == 3
-    assert topics.choose_k(points[:2]) == 1
+    assert topics.choose_k(points[:12], k_min=2) == 2  # two groups
+    assert topics.choose_k(points[:12]) >= 3  # the search starts at k_min = 3 by default
+    assert topics.choose_k(points[:3]) == 2 and topics.choose_k(points[:2]) == 1
 
 
 def test_size_class_table():
     config = topics.TopicConfig()
-    assert [topics.size_class(n, config) for n in (0, 1, 2, 49, 50, 1999, 2000)] == [
-        "none", "none", "tiny", "tiny", "mid", "mid", "large"]
-    assert topics.size_class(30, topics.TopicConfig(size_class="mid")) == "mid"
+    assert [topics.size_class(n, config) for n in (0, 1, 2, 1999, 2000, 7999, 8000)] == [
+        "none", "none", "small", "small", "large", "large", "sampled"]
+    assert topics.size_class(30, topics.TopicConfig(size_class="large")) == "large"
 
 
 def test_real_model_on_a_tiny_corpus(tmp_path):
@@ -381,15 +386,14 @@ def test_coherent_hdbscan_keeps_the_cluster_size_whose_topics_are_most_coherent(
 
 def test_large_corpora_choose_among_multiples_of_the_size_derived_cluster_size() -> None:
     config = topics.TopicConfig()
-    sizes = [c["min_cluster_size"] for c in topics._hdbscan_candidates(5000, "large", config)]
+    sizes = [c["min_cluster_size"] for c in topics._hdbscan_candidates(5000, config)]
     assert sizes == [35, 52, 70, 105, 140]  # round(sqrt(5000) / 2) = 35, times 1, 1.5, 2, 3, 4
-    assert [c["min_samples"] for c in topics._hdbscan_candidates(5000, "large", config)] == [17, 26, 35, 52, 70]
-    # no choice below coherence_from, for mid-size corpora, or when the size is set
-    assert len(topics._hdbscan_candidates(1999, "large", config)) == 1
-    assert len(topics._hdbscan_candidates(5000, "mid", config)) == 1
-    assert topics._hdbscan_candidates(5000, "large", topics.TopicConfig(min_cluster_size=80)) == [
-        topics._hdbscan_settings(5000, "large", topics.TopicConfig(min_cluster_size=80))]
-    assert len(topics._hdbscan_candidates(5000, "large", topics.TopicConfig(cluster_size_steps=(1.0,)))) == 1
+    assert [c["min_samples"] for c in topics._hdbscan_candidates(5000, config)] == [17, 26, 35, 52, 70]
+    # no choice below coherence_from or when the size is set
+    assert len(topics._hdbscan_candidates(1999, config)) == 1
+    assert topics._hdbscan_candidates(5000, topics.TopicConfig(min_cluster_size=80)) == [
+        topics._hdbscan_settings(5000, topics.TopicConfig(min_cluster_size=80))]
+    assert len(topics._hdbscan_candidates(5000, topics.TopicConfig(cluster_size_steps=(1.0,)))) == 1
 
 
 def test_topic_terms_leave_out_stopwords_and_contraction_fragments() -> None:
@@ -415,3 +419,27 @@ def test_a_rerun_on_the_same_paragraphs_reuses_the_stored_fit(tmp_path, monkeypa
     renamed["articles"] = renamed["articles"].assign(outlet=["One", "Two", "Three"])
     run_tfidf(renamed, cache_dir=tmp_path)
     assert fits == [1, 1, 1]
+
+
+def test_small_corpus_topics_do_not_move_when_embeddings_are_rounded_differently():
+    """Two CPUs embed the same text with float differences in the last bits; the bundled corpus
+    must get the same topics on both (UMAP + HDBSCAN gave 7 topics on one CPU and 4 on another)."""
+    if not models.has_torch():
+        pytest.skip("torch / sentence-transformers not installed")
+    from toolkit import load_corpus
+
+    corpus_ = load_corpus(ROOT / "data" / "raw")
+    units, _ = topics.select_units(corpus_.paragraphs, corpus_.articles)
+    texts = units["text"].tolist()
+    model, model_id = models.packaged_embedder(models.backend_for(len(texts)))
+    embedder = topics.bertopic_embedder(model, model_id=model_id)
+    embeddings = embedder.embed(texts)
+    stop_words = topics.stopwords_for(corpus_.articles["outlet"].unique())
+    fit = topics.fit_topics(texts, embeddings, embedder=embedder, stop_words=stop_words)
+    assert fit.settings["size_class"] == "small" and fit.settings["outliers_found"] == 0
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        noisy = embeddings + rng.normal(scale=1e-6, size=embeddings.shape).astype(np.float32)
+        again = topics.fit_topics(texts, noisy, embedder=embedder, stop_words=stop_words)
+        assert again.topics.tolist() == fit.topics.tolist()
+        assert again.terms == fit.terms

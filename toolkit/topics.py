@@ -16,17 +16,13 @@ Adaptive configuration (``N`` = number of paragraphs modelled; every cell can be
 N          reduction                       clustering                                   outliers (topic -1)
 =========  ==============================  ===========================================  ====================
 0-1        none                            none: a warning; the unit stays unassigned   kept
-2-49       none (the 384-d embeddings,     seeded KMeans, k by cosine silhouette over    none by construction
-           ``BaseDimensionalityReduction``)  2..min(8, N-1) (k = 1 when N = 2)
-50-1999    seeded UMAP, cosine,            HDBSCAN, min_cluster_size =                  reassigned to the
-           n_neighbors = clip(N/10, 5,     max(3, round(sqrt(N)/3)), min_samples =      nearest topic
-           15), 5 components, min_dist     max(2, min_cluster_size // 2); then topics   embedding
-           0, 500 epochs                   merged down to at most 8 (BERTopic           (``reduce_outliers``)
-                                           ``nr_topics``, c-TF-IDF similarity)
->= 2000    the same UMAP with              HDBSCAN with *leaf* cluster selection,       same
-           n_neighbors 15, 200 epochs      min_cluster_size = m times max(10,
-                                           round(sqrt(N)/2)), m of 1, 1.5, 2, 3, 4
-                                           chosen by topic coherence
+2-1999     none (the 384-d embeddings,     Ward agglomerative clustering (scikit-       none by construction
+``small``  ``BaseDimensionalityReduction``)  learn), k by cosine silhouette over
+                                           3..min(8, N-1) (k = 1 when N = 2, 2 when 3)
+>= 2000    seeded UMAP, cosine,            HDBSCAN with *leaf* cluster selection,       reassigned to the
+``large``  n_neighbors 15, 5 components,   min_cluster_size = m times max(10,           nearest topic
+           min_dist 0, 200 epochs          round(sqrt(N)/2)), m of 1, 1.5, 2, 3, 4      embedding
+                                           chosen by topic coherence                    (``reduce_outliers``)
                                            (:class:`CoherentHDBSCAN`; N = 5,000 ->
                                            35..140), min_samples = half of it; no cap
                                            on the number of topics
@@ -36,13 +32,46 @@ N          reduction                       clustering                           
            probability NaN). The fit and the assignments are stored under ``cache_dir``.
 =========  ==============================  ===========================================  ====================
 
-Small and mid-size corpora are usually one story read by a few outlets: finer clusters, merged
-to at most 8, give the sub-themes a reporter can compare; large corpora span many stories.
+Small corpora (under 2,000 paragraphs) are usually one story read by a few outlets: up to 8
+sub-themes a reporter can compare; large corpora span many stories.
+
+Why Ward and not UMAP + HDBSCAN below 2,000 paragraphs: at this size UMAP + HDBSCAN (BERTopic's
+pipeline, which this class used before) is chaotic. UMAP's stochastic layout amplifies the
+last-bit float differences between two CPUs' kernels, so the bundled corpus gave 7 topics on an
+Intel Xeon and 4 on an AMD EPYC with the same code and seed. Ward linkage has no random state and
+no iterative layout; it moves only where two merges are near-ties. Measured by
+``benchmarks/topics_stability.py`` (Gaussian noise of 1e-6 added to the embeddings, five draws,
+more than CPU rounding; NMI of each paragraph's topic against its article's AllSides label):
+
+=============================  ==========================  ==========================
+corpus                         Ward: identical / NMI       UMAP + HDBSCAN: identical /
+                                                           NMI (topics under noise)
+=============================  ==========================  ==========================
+bundled, 68 paragraphs         5/5 (4 topics)              0/5 (4-7 topics)
+AllSides 40, 5 labels          5/5, 0.703                  1/5, 0.665
+AllSides 150, 5 labels         5/5, 0.234                  0/5, 0.276
+AllSides 600, 5 labels         5/5, 0.153                  0/5, 0.141 (2-7)
+AllSides 1500, 5 labels        5/5, 0.244                  4/5, 0.001 (2-7)
+AllSides 40, 10 labels         5/5, 0.788                  0/5, 0.747
+AllSides 150, 10 labels        5/5, 0.557                  0/5, 0.395
+AllSides 600, 10 labels        5/5, 0.281                  0/5, 0.329
+AllSides 1500, 10 labels       5/5, 0.265                  0/5, 0.303 (2-7)
+=============================  ==========================  ==========================
+
+So Ward is as close to the labels overall (better in four samples, worse in four) and the only one
+of the two whose topics survive rounding. The silhouette search starts at k = 3 (``k_min``):
+cosine silhouettes of sentence embeddings are nearly flat (0.03-0.10), and their maximum at
+k = 2 split off a small group (AllSides 150 and 600 paragraphs, 10 labels: NMI 0.18 and 0.14 at
+k = 2 against 0.56 and 0.28 at the k chosen from 3).
+
+Large corpora keep UMAP + HDBSCAN, where clusters are big enough for the result to be stable in
+substance; it is reproducible on one machine but not bit-identical across CPU models.
 Measured on 10,000 AllSides paragraphs (``benchmarks/topics_bench.py``): HDBSCAN's default
 "eom" selection with min_cluster_size >= 25 returned one cluster holding 99 % of the paragraphs,
 while "leaf" selection gave 32 homogeneous topics (NMI 0.44 against AllSides labels on the
 clustered paragraphs; BERTopic's defaults, 10/10 eom: 114 topics, NMI 0.40).
-When HDBSCAN finds no cluster at all, the tiny-corpus KMeans is used instead (``topic_run`` says so).
+When HDBSCAN finds no cluster at all, the small-corpus Ward clustering is used instead
+(``topic_run`` says so).
 
 Why ``sampled``: 10,000 articles hold about 200,000 modelled paragraphs and MiniLM embeds 30-80
 paragraphs/s on a 2-core laptop, so embedding them all takes over an hour; the sample bounds the
@@ -130,8 +159,9 @@ UMAP itself is exact below 4,096 points, and above that its NNDescent index spen
 process compiling numba code, so the 5,000-paragraph sample took 43 s in UMAP with NNDescent and
 9 s with exact neighbours computed in 1 s (measured by ``benchmarks/topics_bench.py``).
 
-Determinism: the KMeans, UMAP and KeyBERTInspired seeds are fixed (``TopicConfig.seed``); seeded
-UMAP runs single-threaded (``benchmarks/topics_bench.py`` measures the cost). Topics are renumbered
+Determinism: small corpora's clustering (Ward) has no random state and does not move under
+rounding differences (above); the UMAP and KeyBERTInspired seeds are fixed (``TopicConfig.seed``);
+seeded UMAP runs single-threaded (``benchmarks/topics_bench.py`` measures the cost). Topics are renumbered
 by size (largest = 0), ties broken by first appearance in reading order. In the ``sampled`` class
 the tables also depend on the fit stored under ``cache_dir``: a run that reuses it (``topic_run``'s
 clustering ends with "stored fit reused") keeps the stored topics, so it can differ from a cold run
@@ -152,7 +182,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
+from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from sklearn.metrics import silhouette_score
 
@@ -205,17 +235,16 @@ class TopicConfig:
 
     Attributes:
         min_words: paragraphs with fewer words are skipped (recorded as ``short``).
-        size_class: force ``"tiny"``, ``"mid"`` or ``"large"`` instead of choosing from N.
-        tiny_below: N below which the corpus is ``tiny`` (KMeans).
-        large_from: N from which the corpus is ``large``.
-        n_topics: KMeans k for tiny corpora (instead of the silhouette choice).
-        k_max: largest k the silhouette search tries.
-        n_neighbors, n_components, min_dist, n_epochs: UMAP settings.
-        min_cluster_size, min_samples: HDBSCAN settings.
+        size_class: force ``"small"`` or ``"large"`` instead of choosing from N.
+        large_from: N from which the corpus is ``large`` (below, ``small``).
+        n_topics: Ward k for small corpora (instead of the silhouette choice).
+        k_min, k_max: smallest and largest k the silhouette search tries (module text: why not 2).
+        n_neighbors, n_components, min_dist, n_epochs: UMAP settings (large corpora).
+        min_cluster_size, min_samples: HDBSCAN settings (large corpora).
         reduce_outliers: reassign HDBSCAN outliers to the nearest topic embedding.
         outlier_threshold: minimum cosine similarity for that reassignment.
-        max_topics: merge topics down to this many (BERTopic ``nr_topics``); ``None``: ``k_max``
-            for tiny and mid corpora, no cap for large ones.
+        max_topics: merge a large corpus's topics down to this many (BERTopic ``nr_topics``);
+            ``None``: no cap (small corpora have at most ``k_max`` by construction).
         top_n_words: terms per topic in ``top_terms``.
         candidate_terms: c-TF-IDF terms per topic that :func:`coherence_order` orders; the first
             ``top_n_words`` of that order are ``top_terms`` (0: plain c-TF-IDF order).
@@ -228,7 +257,7 @@ class TopicConfig:
         extra_stopwords: further words to drop from topic terms (e.g. a corpus's section names).
         embedding: ``"auto"`` (MiniLM, fallback when torch is missing), ``"minilm"`` or ``"tfidf"``.
         batch_size: embedding batch size.
-        seed: seed of KMeans, UMAP and KeyBERTInspired (and of the sampled class's classifier).
+        seed: seed of UMAP and KeyBERTInspired (and of the sampled class's classifier).
         sample_from: N from which the corpus is ``sampled`` (module table).
         sample_size: units embedded and clustered in the ``sampled`` class.
         reuse_overlap: share of the current sample a stored fit's sample must cover for a
@@ -237,14 +266,14 @@ class TopicConfig:
 
     min_words: int = 8
     size_class: str | None = None
-    tiny_below: int = 50
     large_from: int = 2000
     n_topics: int | None = None
+    k_min: int = 3
     k_max: int = 8
-    n_neighbors: int | None = None
+    n_neighbors: int = 15
     n_components: int = 5
     min_dist: float = 0.0
-    n_epochs: int | None = None
+    n_epochs: int = 200
     min_cluster_size: int | None = None
     min_samples: int | None = None
     reduce_outliers: bool = True
@@ -271,7 +300,7 @@ class TopicFit:
     Attributes:
         topics: topic id per unit (``-1`` = unassigned), renumbered by size.
         probability: HDBSCAN membership strength per unit; NaN where the clusterer gives none
-            (KMeans, units reassigned from the outlier topic).
+            (Ward, units reassigned from the outlier topic).
         terms: topic id -> c-TF-IDF terms, best first.
         labels: topic id -> readable label.
         settings: one row of ``topic_run`` (size class, reduction, clustering, outlier counts).
@@ -324,29 +353,30 @@ def stopwords_for(outlets: Sequence[str], extra: Sequence[str] = ()) -> list[str
 
 
 def size_class(n_units: int, config: TopicConfig) -> str:
-    """``"none"`` (< 2 units), ``"tiny"``, ``"mid"``, ``"large"`` or ``"sampled"`` (module table)."""
+    """``"none"`` (< 2 units), ``"small"``, ``"large"`` or ``"sampled"`` (module table)."""
     if n_units < 2:
         return "none"
     if config.size_class is not None:
         return config.size_class
     if n_units >= config.sample_from:
         return "sampled"
-    if n_units < config.tiny_below:
-        return "tiny"
-    return "mid" if n_units < config.large_from else "large"
+    return "small" if n_units < config.large_from else "large"
 
 
-def choose_k(embeddings: np.ndarray, *, k_max: int = 8, seed: int = 0) -> int:
-    """KMeans k with the best cosine silhouette over 2..min(k_max, N-1); 1 when N < 3.
+def choose_k(embeddings: np.ndarray, *, k_min: int = 3, k_max: int = 8) -> int:
+    """Ward k with the best cosine silhouette over min(k_min, N-1)..min(k_max, N-1); 1 when N < 3.
 
-    Ties go to the smaller k. Each candidate is a seeded ``KMeans(n_init=10)``.
+    Ties go to the smaller k. The Ward tree is built once and cut at each k.
     """
+    from scipy.cluster.hierarchy import cut_tree, ward
+
     n = len(embeddings)
     if n < 3:
         return 1
+    ks = list(range(max(2, min(k_min, n - 1)), min(k_max, n - 1) + 1))
+    cuts = cut_tree(ward(np.asarray(embeddings, dtype=np.float64)), n_clusters=ks)
     best_k, best = 2, -math.inf
-    for k in range(2, min(k_max, n - 1) + 1):
-        labels = KMeans(n_clusters=k, random_state=seed, n_init=10).fit_predict(embeddings)
+    for k, labels in zip(ks, cuts.T):
         if len(set(labels)) < 2:
             continue
         score = silhouette_score(embeddings, labels, metric="cosine")
@@ -355,30 +385,27 @@ def choose_k(embeddings: np.ndarray, *, k_max: int = 8, seed: int = 0) -> int:
     return best_k
 
 
-def _umap_settings(n: int, cls: str, config: TopicConfig) -> dict[str, Any]:
-    """UMAP keyword arguments for ``n`` units of size class ``cls``."""
-    neighbors = config.n_neighbors or (15 if cls == "large" else int(np.clip(n // 10, 5, 15)))
-    epochs = config.n_epochs or (200 if cls == "large" else 500)
-    return {"n_neighbors": min(neighbors, n - 1), "n_components": min(config.n_components, n - 2),
-            "min_dist": config.min_dist, "metric": "cosine", "n_epochs": epochs,
-            "random_state": config.seed, "low_memory": cls == "large"}
+def _umap_settings(n: int, config: TopicConfig) -> dict[str, Any]:
+    """UMAP keyword arguments for a large corpus of ``n`` units."""
+    return {"n_neighbors": min(config.n_neighbors, n - 1), "n_components": min(config.n_components, n - 2),
+            "min_dist": config.min_dist, "metric": "cosine", "n_epochs": config.n_epochs,
+            "random_state": config.seed, "low_memory": True}
 
 
-def _hdbscan_settings(n: int, cls: str, config: TopicConfig) -> dict[str, Any]:
-    """HDBSCAN keyword arguments for ``n`` units of size class ``cls``."""
-    size = config.min_cluster_size or (max(10, round(math.sqrt(n) / 2)) if cls == "large"
-                                       else max(3, round(math.sqrt(n) / 3)))
+def _hdbscan_settings(n: int, config: TopicConfig) -> dict[str, Any]:
+    """HDBSCAN keyword arguments for a large corpus of ``n`` units."""
+    size = config.min_cluster_size or max(10, round(math.sqrt(n) / 2))
     samples = config.min_samples or max(2, size // 2)
     return {"min_cluster_size": size, "min_samples": samples, "metric": "euclidean",
-            "cluster_selection_method": "leaf" if cls == "large" else "eom", "prediction_data": False}
+            "cluster_selection_method": "leaf", "prediction_data": False}
 
 
-def _hdbscan_candidates(n: int, cls: str, config: TopicConfig) -> list[dict[str, Any]]:
+def _hdbscan_candidates(n: int, config: TopicConfig) -> list[dict[str, Any]]:
     """HDBSCAN settings :class:`CoherentHDBSCAN` chooses from: the size-derived min_cluster_size
-    times each of ``config.cluster_size_steps``, for ``large`` corpora of at least
+    times each of ``config.cluster_size_steps``, for large corpora of at least
     ``config.coherence_from`` units whose cluster size is not set; else the one setting."""
-    base = _hdbscan_settings(n, cls, config)
-    if cls != "large" or n < config.coherence_from or not config.candidate_terms or config.min_cluster_size:
+    base = _hdbscan_settings(n, config)
+    if n < config.coherence_from or not config.candidate_terms or config.min_cluster_size:
         return [base]
     sizes = dict.fromkeys(max(2, round(base["min_cluster_size"] * step)) for step in config.cluster_size_steps)
     return [{**base, "min_cluster_size": size, "min_samples": config.min_samples or max(2, size // 2)}
@@ -620,15 +647,15 @@ def _build_model(cls: str, texts: Sequence[str], k: int | None, embedder: Any, s
 
     n = len(texts)
     vectorizer = CountVectorizer(stop_words=stop_words, ngram_range=(1, 2), token_pattern=TERM_PATTERN)
-    if cls == "tiny":
+    if cls == "small":
         reducer = BaseDimensionalityReduction()
-        clusterer = KMeans(n_clusters=k, random_state=config.seed, n_init=10)
-        settings = {"reduction": "none", "clustering": f"KMeans(k={k})"}
+        clusterer = AgglomerativeClustering(n_clusters=k, linkage="ward")
+        settings = {"reduction": "none", "clustering": f"Ward(k={k})"}
     else:
         from hdbscan import HDBSCAN
         from umap import UMAP
 
-        umap_kw, candidates = _umap_settings(n, cls, config), _hdbscan_candidates(n, cls, config)
+        umap_kw, candidates = _umap_settings(n, config), _hdbscan_candidates(n, config)
         hdb_kw = candidates[0]
         exact = UMAP_EXACT_BELOW <= n <= EXACT_NEIGHBOURS_MAX  # below, UMAP is exact by itself
         knn = exact_neighbours(embeddings, umap_kw["n_neighbors"]) if exact else (None,) * 3
@@ -641,11 +668,11 @@ def _build_model(cls: str, texts: Sequence[str], k: int | None, embedder: Any, s
             "clustering": "HDBSCAN(min_cluster_size={min_cluster_size}, min_samples={min_samples}, "
                           "{cluster_selection_method})".format(**hdb_kw),
         }
-    cap = config.max_topics or (None if cls == "large" else config.k_max)
-    if cap and cls != "tiny":
+    cap = config.max_topics if cls != "small" else None
+    if cap:
         settings["clustering"] += f", merged to <= {cap} topics"
     model = BERTopic(embedding_model=embedder, umap_model=reducer, hdbscan_model=clusterer,
-                     vectorizer_model=vectorizer, top_n_words=config.top_n_words, nr_topics=cap if cls != "tiny" else None,
+                     vectorizer_model=vectorizer, top_n_words=config.top_n_words, nr_topics=cap,
                      calculate_probabilities=False, verbose=False)
     return model, settings
 
@@ -673,7 +700,7 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any,
     cls = size_class(n, config)
     if cls == "none":
         raise ValueError(f"fit_topics needs at least 2 texts, got {n}")
-    k = (config.n_topics or choose_k(embeddings, k_max=config.k_max, seed=config.seed)) if cls == "tiny" else None
+    k = (config.n_topics or choose_k(embeddings, k_min=config.k_min, k_max=config.k_max)) if cls == "small" else None
     model, settings = _build_model(cls, texts, min(k, n) if k else None, embedder, list(stop_words), config, embeddings)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
@@ -682,15 +709,15 @@ def fit_topics(texts: Sequence[str], embeddings: np.ndarray, *, embedder: Any,
     if isinstance(model.hdbscan_model, CoherentHDBSCAN):
         settings["clustering"] = model.hdbscan_model.describe()
     found = int((topics == UNASSIGNED).sum())
-    if cls != "tiny" and found == n:
-        log.info("HDBSCAN found no cluster in %d units; using KMeans instead", n)
-        k = config.n_topics or choose_k(embeddings, k_max=config.k_max, seed=config.seed)
-        model, settings = _build_model("tiny", texts, min(k, n), embedder, list(stop_words), config, embeddings)
+    if cls != "small" and found == n:
+        log.info("HDBSCAN found no cluster in %d units; using Ward instead", n)
+        k = config.n_topics or choose_k(embeddings, k_min=config.k_min, k_max=config.k_max)
+        model, settings = _build_model("small", texts, min(k, n), embedder, list(stop_words), config, embeddings)
         settings["clustering"] += " (HDBSCAN found no cluster)"
         topics, probs = model.fit_transform(texts, embeddings=embeddings)
         topics, found = np.asarray(topics), 0
     probability = np.full(n, np.nan) if probs is None else np.asarray(probs, dtype=float).reshape(n, -1)[:, 0]
-    if found and config.reduce_outliers and cls != "tiny":
+    if found and config.reduce_outliers and cls != "small":
         reassigned = np.asarray(model.reduce_outliers(texts, topics.tolist(), strategy="embeddings",
                                                       embeddings=embeddings,
                                                       threshold=config.outlier_threshold))
