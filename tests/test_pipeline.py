@@ -143,3 +143,33 @@ def test_a_wave_with_one_stage_left_to_compute_runs_it_here(tmp_path):
     pd.testing.assert_frame_equal(both["sentiment_by"], first["sentiment_by"])
     assert {"frames", "frame_shares"} <= set(both.tables)
     assert sorted(json.loads((tmp_path / "_stages.json").read_text())) == ["corpus", "framing", "sentiment"]
+
+
+def test_side_by_side_stages_that_run_torch_stay_in_this_process(tmp_path, monkeypatch):
+    """GNU OpenMP (torch's thread pool) hangs in a process forked after its parent used it, so
+    topics and framing run here while actors and sentiment run in forked processes."""
+    import os
+
+    import toolkit.actors
+    import toolkit.topics
+    from toolkit.engine import Engine
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+
+    def recording(module):
+        real = module.run
+
+        def run(tables, **options):
+            (pids / module.__name__).write_text(str(os.getpid()))
+            return real(tables, **options)
+        return run
+
+    for module in (toolkit.actors, toolkit.topics):
+        monkeypatch.setattr(module, "run", recording(module))
+    started = []
+    toolkit.analyze(RAW, stages=["actors", "topics"], out=tmp_path / "out", progress=started.append,
+                    engine=Engine(n_jobs=2, min_parallel_docs=1))
+    assert started == ["corpus", "actors+topics"]
+    assert (pids / "toolkit.topics").read_text() == str(os.getpid())
+    assert (pids / "toolkit.actors").read_text() != str(os.getpid())

@@ -64,6 +64,9 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "framing": ("actors",),
     "topics": (),
 }
+#: The analysis stages that run torch (sentence embeddings): :func:`run_side_by_side` runs them
+#: in the pipeline's own process, never in a forked one.
+STAGES_ON_TORCH: frozenset[str] = frozenset({"framing", "topics"})
 #: Chart modules, each exposing ``figures(tables) -> list[Figure]``, with the stage
 #: whose tables they draw (``corpus`` is always present).
 CHART_MODULES: tuple[tuple[str, str], ...] = (
@@ -304,8 +307,8 @@ def analyze(
 
     With ``out``, the local engine on several cores and a corpus of at least
     ``engine.min_parallel_docs`` documents, stages that do not read each other's tables
-    (:func:`stage_waves`: actors beside topics, then sentiment beside framing) run side by side
-    in forked processes (:func:`run_side_by_side`); the tables are the same as when they run
+    (:func:`stage_waves`: actors beside topics, then sentiment beside framing) run side by side,
+    actors and sentiment in forked processes (:func:`run_side_by_side`); the tables are the same as when they run
     one after another, which they do otherwise.
     """
     paths, manifest_path, data_dir = _resolve(paths, manifest, data_dir)
@@ -415,31 +418,50 @@ def stage_tables(corpus: Mapping[str, pd.DataFrame], results: Mapping[str, Mappi
 
 def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mapping[str, str]
                      ) -> dict[str, dict[str, pd.DataFrame]]:
-    """Run several stages at once, each in a forked process, and return their tables.
+    """Run several stages at once, those of :data:`STAGES_ON_TORCH` in this process and each
+    other one in a forked process, and return their tables.
 
-    ``jobs`` maps a stage name to its :func:`run_stage` arguments. Each child writes its stage's
+    ``jobs`` maps a stage name to its :func:`run_stage` arguments, in pipeline order. GNU
+    OpenMP, torch's thread pool, cannot be used again in a process forked after its parent used
+    it: on a development branch that forked topics, a topics stage forked from a test process
+    that had embedded before waited forever inside torch's ``index_select`` (py-spy: blocked in
+    libgomp), although ``after_fork`` had set torch to one thread. So the stages that run torch
+    run here, one after another, while the forked ones (actors with spaCy, sentiment with VADER)
+    never call it: topics beside actors, framing beside sentiment. Each child writes its stage's
     tables into ``store`` (:meth:`StageStore.write_tables`) and reports the table names and the
-    warnings it met; this process records each stage under its key in ``keys``, reads the tables
-    back and re-issues the warnings, stage by stage in ``jobs`` order. A child's exception is
-    raised here (a note names the stage and carries the child's traceback); the first failing
-    stage in ``jobs`` order wins, and the other children are waited for (or stopped on
-    interruption). Forked processes inherit the tables instead of receiving a pickled copy. Hand-
-    written because process pools pickle their arguments (gigabytes of tables at 10,000
-    articles) and their workers may not start the per-document process pools of a stage.
+    warnings it met; this process records each stage under its key in ``keys``, reads the
+    children's tables back and re-issues their warnings, stage by stage in ``jobs`` order. A
+    stage's exception is raised here with a note naming the stage (and a child's traceback); the
+    first failing stage in ``jobs`` order wins, the stages before it stay recorded, and the
+    children are waited for (or stopped on interruption). Forked processes inherit the tables
+    instead of receiving a pickled copy. Hand-written because process pools pickle their
+    arguments (gigabytes of tables at 10,000 articles) and their workers may not start the
+    per-document process pools of a stage.
     """
     context = mp.get_context("fork")
+    here = [name for name in jobs if name in STAGES_ON_TORCH]
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # or each child would write out this process's unflushed output again
     running = []
+    results: dict[str, dict[str, pd.DataFrame]] = {}
+    replies = {}
     try:
         for name, job in jobs.items():
+            if name in here:
+                continue
             receive, send = context.Pipe(duplex=False)
             child = context.Process(target=_stage_in_child, args=(send, job, store.folder),
                                     name=f"newsangle-{name}")
             child.start()
             send.close()
             running.append((name, child, receive))
-        replies = {}
+        for name in here:
+            try:
+                results[name] = run_stage(**jobs[name])
+                store.write_tables(results[name])
+                replies[name] = ("ok", sorted(results[name]), "", [])
+            except Exception as exc:  # raised below, once the stages before it in jobs order are recorded
+                replies[name] = ("error", exc, "", [])
         for name, child, receive in running:
             try:
                 replies[name] = receive.recv()
@@ -451,16 +473,17 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
             if child.is_alive():
                 child.terminate()
                 child.join()
-    results = {}
     for name in jobs:
         status, payload, trace, caught = replies[name]
         for category, message, filename, lineno in caught:
             warnings.warn_explicit(message, category, filename, lineno)
         if status == "error":
-            payload.add_note(f"(raised in the {name} stage, run in its own process)\n{trace}".rstrip())
+            where = "run in its own process" if name not in here else "run in this process beside the others"
+            payload.add_note(f"(raised in the {name} stage, {where})\n{trace}".rstrip())
             raise payload
         store.record(name, keys[name], payload)
-        results[name] = store.get(name, keys[name])
+        if name not in here:
+            results[name] = store.get(name, keys[name])
     return results
 
 
