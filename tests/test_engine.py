@@ -1,9 +1,11 @@
 """Per-document mapping: same tables from every engine, and only changed documents recomputed."""
 
+import tempfile
+
 import pandas as pd
 import pytest
 
-from toolkit.engine import Engine, doc_keys, map_documents
+from toolkit.engine import Engine, beside, doc_keys, map_documents
 
 
 def word_counts(frames, *, tag):
@@ -117,3 +119,48 @@ def test_a_document_key_changes_with_its_own_rows_only():
     assert key_a(base.assign(sent_id=[0, 2, 0])) != keys["a"]
     assert doc_keys({"s": base}, ["b"], "salt")["b"] == doc_keys({"s": base.assign(text=["1", "2", "Other"])},
                                                                ["b"], "salt")["b"]
+
+
+def _shout(frame, *, suffix):
+    """A corpus-level step for :func:`beside`: one table from a table."""
+    import warnings
+
+    warnings.warn(f"shouting {len(frame)} rows", UserWarning)
+    return frame.assign(text=frame["text"].str.upper() + suffix)
+
+
+def _broken(frame):
+    raise ValueError(f"cannot read {len(frame)} rows")
+
+
+def test_a_step_beside_this_process_gives_the_table_and_warnings_of_the_same_step_here():
+    import os
+
+    def leftovers():
+        return {name for name in os.listdir(tempfile.gettempdir()) if name.startswith("newsangle-beside-")}
+
+    sentences = corpus(5)
+    before = leftovers()
+    with pytest.warns(UserWarning, match="shouting 15 rows"):
+        with beside(_shout, sentences, suffix="!", fork=False) as here:
+            expected = here()
+    with pytest.warns(UserWarning, match="shouting 15 rows"):
+        with beside(_shout, sentences, suffix="!", fork=True) as forked:
+            got = forked()
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["text"].iloc[0] == "W!"
+    assert leftovers() == before  # the child's file is removed
+
+
+def test_a_step_failing_beside_this_process_raises_here_naming_the_step():
+    with pytest.raises(ValueError, match="cannot read 15 rows") as raised:
+        with beside(_broken, corpus(5), fork=True) as forked:
+            forked()
+    assert any("raised in _broken, run in its own process" in note for note in raised.value.__notes__)
+
+
+def test_steps_fork_beside_only_for_a_local_engine_on_several_cores_and_a_large_corpus():
+    assert Engine(n_jobs=2, min_parallel_docs=10).forks_beside(10)
+    assert not Engine(n_jobs=2, min_parallel_docs=10).forks_beside(9)
+    assert not Engine(n_jobs=1, min_parallel_docs=0).forks_beside(10)
+    assert not Engine(kind="dask", n_jobs=2, min_parallel_docs=0).forks_beside(10)

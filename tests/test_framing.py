@@ -406,3 +406,26 @@ def test_pronoun_speakers_take_the_nearest_person_before():
     assert _link(mentions, 0, 16, head_start=12) == ("Putin", "person")
     assert _link(mentions, 0, 3, head_start=1) == ("Kyiv", "place")
     assert _link(mentions, 5, 9, head_start=6) is None
+
+
+def test_naming_candidates_computed_beside_the_other_tables_are_the_same_tables():
+    """On a corpus the engine forks for, naming candidates run in a forked process while the
+    other framing tables are computed here; the tables and warnings do not change."""
+    from toolkit.engine import Engine
+
+    sents = sentences_of({"a": ["Putin called it a “special operation” in Kiev.", "Kyiv rejected it."],
+                          "b": ["Kyiv said the special operation failed.", "Troops deployed in the war zone."]})
+    tables = {"sentences": sents, "articles": articles_of({"a": "A", "b": "B"})}
+    serial = fr.run(tables, data_dir=DATA, use_embeddings=False)
+    side = fr.run(tables, data_dir=DATA, use_embeddings=False, engine=Engine(n_jobs=2, min_parallel_docs=1))
+    assert list(side) == list(serial)
+    for name in serial:
+        pd.testing.assert_frame_equal(side[name], serial[name], obj=name)
+    quoted = serial["naming_candidates"].query("kind == 'scare_quote'")
+    assert quoted[["variant", "outlet", "count"]].values.tolist() == [
+        ["special operation", "B", 1], ["“special operation”", "A", 1]]
+    one_outlet = {"sentences": sents, "articles": articles_of({"a": "A", "b": "A"})}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fr.run(one_outlet, data_dir=DATA, use_embeddings=False, engine=Engine(n_jobs=2, min_parallel_docs=1))
+    assert any("spelling variants are compared between outlets" in str(w.message) for w in caught)

@@ -23,9 +23,16 @@ point; the parallel execution itself is ``concurrent.futures`` or Dask.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
 import os
-from collections.abc import Callable, Mapping
+import shutil
+import sys
+import tempfile
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +69,13 @@ class Engine:
     def workers(self) -> int:
         """Number of worker processes this engine uses."""
         return self.n_jobs or os.cpu_count() or 1
+
+    def forks_beside(self, n_docs: int) -> bool:
+        """Whether corpus-level work on ``n_docs`` documents runs in forked processes beside this
+        one (analysis stages side by side, :func:`beside`): the local engine on several cores, a
+        corpus of at least ``min_parallel_docs`` documents, and a platform that can fork."""
+        return self.kind == "local" and self.workers() > 1 and n_docs >= self.min_parallel_docs \
+            and "fork" in mp.get_all_start_methods()
 
     def chunk_size(self, n_docs: int) -> int:
         """Documents per partition: at most ``chunk_docs``, and small enough that every worker
@@ -172,6 +186,119 @@ def _run_chunks(func, frames, chunks: list[list[str]], options: dict, engine: En
 
 def _apply_options(func: Callable, part: Mapping[str, pd.DataFrame], options: dict) -> dict[str, pd.DataFrame]:
     return func(part, **options)
+
+
+class ForkedTables:
+    """``func(**kwargs)``, a dict of tables, computed in a forked process that writes each table
+    to ``folder/<name>.parquet`` (:func:`~toolkit.store.write_table`) while this process goes on.
+
+    The child inherits the arguments instead of receiving a pickled copy (gigabytes of tables at
+    10,000 articles) and starts with :func:`~toolkit.models.after_fork`; it must not use torch,
+    whose GNU OpenMP pool hangs in a process forked after its parent used it. :meth:`outcome`
+    waits for the child; :meth:`stop` ends one still running. Hand-written because process pools
+    pickle their arguments and their workers may not start the per-document process pools of a
+    pipeline stage.
+    """
+
+    def __init__(self, func: Callable[..., Mapping[str, pd.DataFrame]], kwargs: Mapping[str, object], folder: Path,
+                 *, label: str):
+        self.label = label
+        context = mp.get_context("fork")
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # or the child would write out this process's unflushed output again
+        self._receive, send = context.Pipe(duplex=False)
+        self._child = context.Process(target=_forked_body, args=(send, func, kwargs, Path(folder)),
+                                      name=f"newsangle-{label}")
+        self._child.start()
+        send.close()
+
+    def outcome(self) -> tuple[list[str], BaseException | None, list[tuple]]:
+        """Wait for the child: (names of the tables it wrote, its exception or None, the warnings it
+        met as (category, message, filename, lineno)). The exception carries a note naming
+        ``label`` and the child's traceback."""
+        try:
+            status, payload, trace, caught = self._receive.recv()
+        except EOFError:
+            ended = RuntimeError(f"{self.label}'s process ended without a result")
+            status, payload, trace, caught = "error", ended, "", []
+        self._child.join()
+        if status == "error":
+            payload.add_note(f"(raised in {self.label}, run in its own process)\n{trace}".rstrip())
+            return [], payload, caught
+        return payload, None, caught
+
+    def stop(self) -> None:
+        """End the child if it is still running."""
+        if self._child.is_alive():
+            self._child.terminate()
+            self._child.join()
+
+
+def _forked_body(send, func: Callable[..., Mapping[str, pd.DataFrame]], kwargs: Mapping[str, object],
+                 folder: Path) -> None:
+    """Body of a :class:`ForkedTables` child: compute, write the tables, report back."""
+    after_fork()
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            tables = func(**kwargs)
+            for name, table in tables.items():
+                write_table(table, folder / f"{name}.parquet")
+            reply = ("ok", sorted(tables), "")
+        except Exception as exc:  # reported to the parent, which raises it
+            reply = ("error", exc, traceback.format_exc())
+    notes = [(w.category, str(w.message), w.filename, w.lineno) for w in caught]
+    try:
+        send.send((*reply, notes))
+    except Exception:  # an exception that does not pickle: its type and message do
+        send.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}"), reply[2], notes))
+    send.close()
+
+
+def reissue(caught: list[tuple]) -> None:
+    """Issue here the warnings a forked process met (as :meth:`ForkedTables.outcome` gives them)."""
+    for category, message, filename, lineno in caught:
+        warnings.warn_explicit(message, category, filename, lineno)
+
+
+def _one_table(func: Callable[..., pd.DataFrame], args: tuple, kwargs: Mapping[str, object]
+               ) -> dict[str, pd.DataFrame]:
+    return {"table": func(*args, **kwargs)}
+
+
+@contextmanager
+def beside(func: Callable[..., pd.DataFrame], /, *args: object, fork: bool,
+           before_fork: Callable[[], None] | None = None, **kwargs: object) -> Iterator[Callable[[], pd.DataFrame]]:
+    """``func(*args, **kwargs)``, one table, computed in a forked process while the ``with`` block
+    goes on (``fork``; see :meth:`Engine.forks_beside`), or in this process when asked for.
+
+    Yields a function returning the table: through Parquet, so with the dtypes the pipeline's
+    stored tables have. The child's warnings are issued here and its exception raised here (with
+    a note naming ``func``). ``before_fork`` runs first (e.g. waiting for background writes: a
+    fork while another thread holds a lock can leave the child stuck on it). Leaving the block
+    stops a child still running and removes its file. ``func`` must not use torch (see
+    :class:`ForkedTables`).
+    """
+    if not fork:
+        yield lambda: func(*args, **kwargs)
+        return
+    if before_fork is not None:
+        before_fork()
+    folder = Path(tempfile.mkdtemp(prefix="newsangle-beside-"))
+    child = ForkedTables(_one_table, {"func": func, "args": args, "kwargs": kwargs}, folder,
+                         label=getattr(func, "__name__", "a corpus-level step"))
+
+    def result() -> pd.DataFrame:
+        _, error, caught = child.outcome()
+        reissue(caught)
+        if error is not None:
+            raise error
+        return read_table(folder / "table.parquet")
+
+    try:
+        yield result
+    finally:
+        child.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def map_documents(

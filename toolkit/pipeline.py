@@ -19,11 +19,8 @@ instead of recomputing.
 from __future__ import annotations
 
 import importlib
-import multiprocessing as mp
+import inspect
 import os
-import sys
-import traceback
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +38,8 @@ from .corpus import (
     relative_source_paths,
 )
 from .dedup import PairCache, derivations_from, evaluate_pairs, mark_derivations, rewrite_diff, signatures
-from .engine import Engine, map_documents
-from .models import BACKEND_ENV, after_fork
+from .engine import Engine, ForkedTables, map_documents, reissue
+from .models import BACKEND_ENV
 from .report import outlet_summary, removal_reasons, removed_by_reason
 from .segment import split_sentences
 from .store import StageStore, files_fingerprint, fingerprint, read_table, write_table
@@ -245,10 +242,14 @@ def run_stage(
     A module may also expose ``document_options(tables) -> dict``: options of
     ``document_step`` (and ``run``) chosen from the whole corpus, e.g. a cheaper method
     above a corpus size; they are part of the per-document cache key. ``before_pool``: see
-    :func:`toolkit.engine.map_documents`.
+    :func:`toolkit.engine.map_documents`. A module whose ``run`` takes ``engine`` gets it, with
+    ``before_fork=before_pool``, to run corpus-level steps beside each other
+    (:func:`toolkit.engine.beside`).
     """
     module = importlib.import_module(module_name)
     options: dict = {"data_dir": data_dir, "cache_dir": cache_dir}
+    if "engine" in inspect.signature(module.run).parameters:
+        options.update(engine=engine, before_fork=before_pool)
     step = getattr(module, "document_step", None)
     if step is not None:
         name = module_name.rsplit(".", 1)[-1]
@@ -349,8 +350,7 @@ def analyze(
             if name in wanted:
                 key = keys[name] = fingerprint(key, name, data_files)
         modules = dict(ANALYSES)
-        side_by_side = store is not None and engine.kind == "local" and engine.workers() > 1 \
-            and len(tables["articles"]) >= engine.min_parallel_docs and "fork" in mp.get_all_start_methods()
+        side_by_side = store is not None and engine.forks_beside(len(tables["articles"]))
         results: dict[str, Mapping[str, pd.DataFrame]] = {}
 
         def run_here(name: str, job: Mapping) -> None:
@@ -419,7 +419,7 @@ def stage_tables(corpus: Mapping[str, pd.DataFrame], results: Mapping[str, Mappi
 def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mapping[str, str]
                      ) -> dict[str, dict[str, pd.DataFrame]]:
     """Run several stages at once, those of :data:`STAGES_ON_TORCH` in this process and each
-    other one in a forked process, and return their tables.
+    other one in a forked process (:class:`toolkit.engine.ForkedTables`), and return their tables.
 
     ``jobs`` maps a stage name to its :func:`run_stage` arguments, in pipeline order. GNU
     OpenMP, torch's thread pool, cannot be used again in a process forked after its parent used
@@ -428,81 +428,43 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
     libgomp), although ``after_fork`` had set torch to one thread. So the stages that run torch
     run here, one after another, while the forked ones (actors with spaCy, sentiment with VADER)
     never call it: topics beside actors, framing beside sentiment. Each child writes its stage's
-    tables into ``store`` (:meth:`StageStore.write_tables`) and reports the table names and the
-    warnings it met; this process records each stage under its key in ``keys``, reads the
-    children's tables back and re-issues their warnings, stage by stage in ``jobs`` order. A
-    stage's exception is raised here with a note naming the stage (and a child's traceback); the
-    first failing stage in ``jobs`` order wins, the stages before it stay recorded, and the
-    children are waited for (or stopped on interruption). Forked processes inherit the tables
-    instead of receiving a pickled copy. Hand-written because process pools pickle their
-    arguments (gigabytes of tables at 10,000 articles) and their workers may not start the
-    per-document process pools of a stage.
+    tables into ``store``'s folder and reports the table names and the warnings it met; this
+    process records each stage under its key in ``keys``, reads the children's tables back and
+    re-issues their warnings, stage by stage in ``jobs`` order. A stage's exception is raised
+    here with a note naming the stage (and a child's traceback); the first failing stage in
+    ``jobs`` order wins, the stages before it stay recorded, and the children are waited for (or
+    stopped on interruption).
     """
-    context = mp.get_context("fork")
     here = [name for name in jobs if name in STAGES_ON_TORCH]
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()  # or each child would write out this process's unflushed output again
-    running = []
+    children = {}
+    outcomes: dict[str, tuple[list[str], BaseException | None, list[tuple]]] = {}
     results: dict[str, dict[str, pd.DataFrame]] = {}
-    replies = {}
     try:
         for name, job in jobs.items():
-            if name in here:
-                continue
-            receive, send = context.Pipe(duplex=False)
-            child = context.Process(target=_stage_in_child, args=(send, job, store.folder),
-                                    name=f"newsangle-{name}")
-            child.start()
-            send.close()
-            running.append((name, child, receive))
+            if name not in here:
+                children[name] = ForkedTables(run_stage, job, store.folder, label=f"the {name} stage")
         for name in here:
             try:
                 results[name] = run_stage(**jobs[name])
                 store.write_tables(results[name])
-                replies[name] = ("ok", sorted(results[name]), "", [])
+                outcomes[name] = (sorted(results[name]), None, [])
             except Exception as exc:  # raised below, once the stages before it in jobs order are recorded
-                replies[name] = ("error", exc, "", [])
-        for name, child, receive in running:
-            try:
-                replies[name] = receive.recv()
-            except EOFError:
-                replies[name] = ("error", RuntimeError(f"the {name} stage's process ended without a result"), "", [])
-            child.join()
+                exc.add_note(f"(raised in the {name} stage, run in this process beside the others)")
+                outcomes[name] = ([], exc, [])
+        for name, child in children.items():
+            outcomes[name] = child.outcome()
     finally:
-        for _, child, _ in running:
-            if child.is_alive():
-                child.terminate()
-                child.join()
+        for child in children.values():
+            child.stop()
     for name in jobs:
-        status, payload, trace, caught = replies[name]
-        for category, message, filename, lineno in caught:
-            warnings.warn_explicit(message, category, filename, lineno)
-        if status == "error":
-            where = "run in its own process" if name not in here else "run in this process beside the others"
-            payload.add_note(f"(raised in the {name} stage, {where})\n{trace}".rstrip())
-            raise payload
-        store.record(name, keys[name], payload)
+        names, error, caught = outcomes[name]
+        reissue(caught)
+        if error is not None:
+            raise error
+        store.record(name, keys[name], names)
         if name not in here:
             results[name] = store.get(name, keys[name])
     return results
-
-
-def _stage_in_child(send, job: Mapping, folder: Path) -> None:
-    """Body of a :func:`run_side_by_side` child: run the stage, write its tables, report back."""
-    after_fork()
-    with warnings.catch_warnings(record=True) as caught:
-        try:
-            result = run_stage(**job)
-            StageStore(folder).write_tables(result)
-            reply = ("ok", sorted(result), "")
-        except Exception as exc:  # reported to the parent, which raises it
-            reply = ("error", exc, traceback.format_exc())
-    notes = [(w.category, str(w.message), w.filename, w.lineno) for w in caught]
-    try:
-        send.send((*reply, notes))
-    except Exception:  # an exception that does not pickle: its type and message do
-        send.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}"), reply[2], notes))
-    send.close()
 
 
 def load_corpus(

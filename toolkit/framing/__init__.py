@@ -16,12 +16,13 @@ Five analyses over the ``sentences`` table, each returning tidy tables with evid
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from toolkit.corpus import fill_unknown_outlets
+from toolkit.engine import Engine, beside
 from toolkit.framing.attribution import (
     ATTRIBUTION_COLUMNS,
     BY_OUTLET_COLUMNS,
@@ -153,8 +154,8 @@ def document_step(frames: Mapping[str, pd.DataFrame], *, data_dir: Path | str = 
 
 def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"), cache_dir: Path | str | None = None,
         use_embeddings: bool = True, min_score: float = 0.35, max_frames: int = 3, top_terms: int = 20,
-        embed_backend: str | None = None,
-        precomputed: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+        embed_backend: str | None = None, precomputed: Mapping[str, pd.DataFrame] | None = None,
+        engine: Engine | None = None, before_fork: Callable[[], None] | None = None) -> dict[str, pd.DataFrame]:
     """The framing stage: every framing table for a corpus.
 
     Reads ``tables["sentences"]`` (doc_id, para_id, sent_id, start, end, text), ``tables["articles"]``
@@ -171,6 +172,11 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
     corpus cannot support (one outlet) warn and return their table empty, with its columns.
     ``precomputed``: the output of :func:`document_step` for every document (the pipeline's
     engine computes it per document, cached); whatever it lacks is computed here.
+
+    With an ``engine`` that forks beside this process for a corpus of this size
+    (:meth:`Engine.forks_beside`), naming candidates, the largest corpus-level step (9 of 15 s at
+    10,000 articles), run in a forked process while the other tables are computed here
+    (:func:`toolkit.engine.beside`; ``before_fork`` runs before the fork); the tables are the same.
     """
     out = empty_tables()
     precomputed = precomputed or {}
@@ -183,31 +189,36 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
         warnings.warn(f"framing: {int(articles['outlet'].isna().sum())} article(s) without an outlet are "
                       "each compared as their own '(unknown: <doc_id>)' outlet.", stacklevel=2)
         articles = fill_unknown_outlets(articles)
-    data_dir = Path(data_dir)
-    frames_path, naming_path = data_dir / "frames.yml", data_dir / "naming.yml"
-    if frames_path.exists():
-        codebook = load_codebook(frames_path)
-        if "frames" in precomputed:
-            out["frames"] = precomputed["frames"]
+    fork = engine is not None and engine.forks_beside(len(articles))
+    with beside(naming_candidates, sentences, articles, quoted=precomputed.get("quoted_terms"),
+                tokens=precomputed.get("name_tokens"), fork=fork, before_fork=before_fork) as candidates:
+        data_dir = Path(data_dir)
+        frames_path, naming_path = data_dir / "frames.yml", data_dir / "naming.yml"
+        if frames_path.exists():
+            codebook = load_codebook(frames_path)
+            if "frames" in precomputed:
+                out["frames"] = precomputed["frames"]
+            else:
+                embed = _embedder(cache_dir, embed_backend or backend_for(len(sentences))) if use_embeddings else None
+                out["frames"] = score_frames(sentences, codebook, embed=embed, min_score=min_score,
+                                             max_frames=max_frames)
+            out["frame_shares"] = frame_shares(out["frames"], sentences, articles, codebook)
         else:
-            embed = _embedder(cache_dir, embed_backend or backend_for(len(sentences))) if use_embeddings else None
-            out["frames"] = score_frames(sentences, codebook, embed=embed, min_score=min_score, max_frames=max_frames)
-        out["frame_shares"] = frame_shares(out["frames"], sentences, articles, codebook)
-    else:
-        warnings.warn(f"framing: no frame codebook at {frames_path}; frames are not scored.", stacklevel=2)
-    if naming_path.exists():
-        out["naming"] = naming_table(sentences, articles, load_naming(naming_path), hits=precomputed.get("naming_hits"))
-    else:
-        warnings.warn(f"framing: no naming list at {naming_path}; only automatic candidates are listed.", stacklevel=2)
-    out["naming_candidates"] = naming_candidates(sentences, articles, quoted=precomputed.get("quoted_terms"),
-                                                 tokens=precomputed.get("name_tokens"))
-    out["distinctive_terms"] = distinctive_terms(sentences, articles, top_k=top_terms,
-                                                 tokens=precomputed.get("term_tokens"))
-    if "attribution" in precomputed:
-        out["attribution"] = precomputed["attribution"]
-    else:
-        out["attribution"] = attribute_sentences(sentences, tables.get("mentions"))
-    out["attribution_by_outlet"] = attribution_by_outlet(out["attribution"], articles, sentences)
-    if "derived_from" in articles:
-        out["rewrite_changes"] = rewrite_changes(articles, sentences, diff=tables.get("rewrite_diff"))
+            warnings.warn(f"framing: no frame codebook at {frames_path}; frames are not scored.", stacklevel=2)
+        if naming_path.exists():
+            out["naming"] = naming_table(sentences, articles, load_naming(naming_path),
+                                         hits=precomputed.get("naming_hits"))
+        else:
+            warnings.warn(f"framing: no naming list at {naming_path}; only automatic candidates are listed.",
+                          stacklevel=2)
+        out["distinctive_terms"] = distinctive_terms(sentences, articles, top_k=top_terms,
+                                                     tokens=precomputed.get("term_tokens"))
+        if "attribution" in precomputed:
+            out["attribution"] = precomputed["attribution"]
+        else:
+            out["attribution"] = attribute_sentences(sentences, tables.get("mentions"))
+        out["attribution_by_outlet"] = attribution_by_outlet(out["attribution"], articles, sentences)
+        if "derived_from" in articles:
+            out["rewrite_changes"] = rewrite_changes(articles, sentences, diff=tables.get("rewrite_diff"))
+        out["naming_candidates"] = candidates()
     return out
