@@ -222,6 +222,11 @@ def task_stage(args: argparse.Namespace) -> dict:
                 module.document_step, {k: tables[k] for k in module.DOCUMENT_INPUTS if k in tables},
                 outputs=list(module.DOCUMENT_OUTPUTS), doc_ids=tables["articles"]["doc_id"].tolist(),
                 salt=args.stage, engine=_engine(args), options={"data_dir": data_dir})
+            if hasattr(module, "early_document_step"):
+                options["precomputed"].update(map_documents(
+                    module.early_document_step, {k: tables[k] for k in module.EARLY_INPUTS if k in tables},
+                    outputs=list(module.EARLY_OUTPUTS), doc_ids=tables["articles"]["doc_id"].tolist(),
+                    salt=args.stage + "-early", engine=_engine(args)))
     with timed(out, "corpus_level_s"):
         result = module.run(tables, **options)
     _save(result, folder)

@@ -337,9 +337,10 @@ def test_run_from_per_document_outputs_equals_run_on_the_whole_corpus():
         "c": ["The coalition of the willing met in Kyiv.", "He added that the special operation failed."],
     })
     tables = {"sentences": sents, "articles": articles_of({"a": "A", "b": "B", "c": "C"})}
-    parts = [fr.document_step({"sentences": sents[sents.doc_id == d]}, data_dir=DATA, use_embeddings=False)
-             for d in ("a", "b", "c")]
-    precomputed = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in fr.DOCUMENT_OUTPUTS}
+    parts = [{**fr.document_step({"sentences": sents[sents.doc_id == d]}, data_dir=DATA, use_embeddings=False),
+              **fr.early_document_step({"sentences": sents[sents.doc_id == d]})} for d in ("a", "b", "c")]
+    precomputed = {name: pd.concat([p[name] for p in parts], ignore_index=True)
+                   for name in fr.DOCUMENT_OUTPUTS + fr.EARLY_OUTPUTS}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         whole = fr.run(tables, data_dir=DATA, use_embeddings=False)
@@ -409,15 +410,16 @@ def test_pronoun_speakers_take_the_nearest_person_before():
 
 
 def test_naming_candidates_computed_beside_the_other_tables_are_the_same_tables():
-    """On a corpus the engine forks for, naming candidates run in a forked process while the
-    other framing tables are computed here; the tables and warnings do not change."""
+    """On a corpus the engine forks for, naming candidates run in a forked process while
+    distinctive terms and rewrite changes are computed here; the tables and warnings do not change."""
     from toolkit.engine import Engine
 
     sents = sentences_of({"a": ["Putin called it a “special operation” in Kiev.", "Kyiv rejected it."],
                           "b": ["Kyiv said the special operation failed.", "Troops deployed in the war zone."]})
     tables = {"sentences": sents, "articles": articles_of({"a": "A", "b": "B"})}
     serial = fr.run(tables, data_dir=DATA, use_embeddings=False)
-    side = fr.run(tables, data_dir=DATA, use_embeddings=False, engine=Engine(n_jobs=2, min_parallel_docs=1))
+    side = fr.run(tables, data_dir=DATA, use_embeddings=False,
+                  early_tables=fr.early(tables, engine=Engine(n_jobs=2, min_parallel_docs=1)))
     assert list(side) == list(serial)
     for name in serial:
         pd.testing.assert_frame_equal(side[name], serial[name], obj=name)
@@ -427,5 +429,5 @@ def test_naming_candidates_computed_beside_the_other_tables_are_the_same_tables(
     one_outlet = {"sentences": sents, "articles": articles_of({"a": "A", "b": "A"})}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fr.run(one_outlet, data_dir=DATA, use_embeddings=False, engine=Engine(n_jobs=2, min_parallel_docs=1))
+        fr.early(one_outlet, engine=Engine(n_jobs=2, min_parallel_docs=1))
     assert any("spelling variants are compared between outlets" in str(w.message) for w in caught)

@@ -173,3 +173,32 @@ def test_side_by_side_stages_that_run_torch_stay_in_this_process(tmp_path, monke
     assert started == ["corpus", "actors+topics"]
     assert (pids / "toolkit.topics").read_text() == str(os.getpid())
     assert (pids / "toolkit.actors").read_text() != str(os.getpid())
+
+
+def test_framing_words_are_counted_while_the_actors_stage_runs_and_give_the_same_tables(tmp_path, monkeypatch):
+    """Framing's early part (naming candidates, distinctive terms, rewrite changes) reads the corpus
+    tables alone, so it runs in this process while actors runs beside topics, not after; once,
+    and not at all when framing's tables are cached."""
+    import os
+
+    import toolkit.framing
+    from toolkit.engine import Engine
+
+    stages = ["actors", "framing", "topics"]
+    serial = toolkit.analyze(RAW, stages=stages, out=tmp_path / "serial", engine=Engine(n_jobs=1))
+    real, calls, started = toolkit.framing.early, [], []
+
+    def recording(tables, **options):
+        calls.append((os.getpid(), list(started)))
+        return real(tables, **options)
+
+    monkeypatch.setattr(toolkit.framing, "early", recording)
+    side = toolkit.analyze(RAW, stages=stages, out=tmp_path / "side", progress=started.append,
+                           engine=Engine(n_jobs=2, min_parallel_docs=1))
+    assert started == ["corpus", "actors+topics", "framing"]
+    assert calls == [(os.getpid(), ["corpus", "actors+topics"])]
+    for name in serial.tables:
+        pd.testing.assert_frame_equal(side[name], serial[name], obj=name)
+    assert _parquet_digests(tmp_path / "side") == _parquet_digests(tmp_path / "serial")
+    toolkit.analyze(RAW, stages=stages, out=tmp_path / "side", engine=Engine(n_jobs=2, min_parallel_docs=1))
+    assert len(calls) == 1

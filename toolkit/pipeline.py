@@ -19,7 +19,6 @@ instead of recomputing.
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -232,6 +231,7 @@ def run_stage(
     engine: Engine,
     salt: str,
     before_pool: Callable[[], None] | None = None,
+    early_tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run one analysis stage.
 
@@ -241,20 +241,18 @@ def run_stage(
     module's ``run`` as ``precomputed``; ``run`` then does the corpus-level work only.
     A module may also expose ``document_options(tables) -> dict``: options of
     ``document_step`` (and ``run``) chosen from the whole corpus, e.g. a cheaper method
-    above a corpus size; they are part of the per-document cache key. ``before_pool``: see
-    :func:`toolkit.engine.map_documents`. A module whose ``run`` takes ``engine`` gets it, with
-    ``before_fork=before_pool``, to run corpus-level steps beside each other
-    (:func:`toolkit.engine.beside`).
+    above a corpus size; they are part of the per-document cache key. A module with an
+    ``early`` part (see :func:`run_early`) gets its tables as ``early_tables``: those given, or
+    computed here. ``before_pool``: see :func:`toolkit.engine.map_documents`.
     """
     module = importlib.import_module(module_name)
     options: dict = {"data_dir": data_dir, "cache_dir": cache_dir}
-    if "engine" in inspect.signature(module.run).parameters:
-        options.update(engine=engine, before_fork=before_pool)
     step = getattr(module, "document_step", None)
+    precomputed: dict[str, pd.DataFrame] = {}
     if step is not None:
         name = module_name.rsplit(".", 1)[-1]
         chosen = module.document_options(tables) if hasattr(module, "document_options") else {}
-        options["precomputed"] = map_documents(
+        precomputed = map_documents(
             step,
             {k: tables[k] for k in module.DOCUMENT_INPUTS if k in tables},
             outputs=list(module.DOCUMENT_OUTPUTS),
@@ -266,7 +264,43 @@ def run_stage(
             before_pool=before_pool,
         )
         options.update(chosen)
+        options["precomputed"] = precomputed
+    if hasattr(module, "early"):
+        options["early_tables"] = early_tables if early_tables is not None else run_early(
+            module_name, tables, cache_dir=cache_dir, engine=engine, salt=salt, before_pool=before_pool)
     return module.run(tables, **options)
+
+
+def run_early(
+    module_name: str,
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    cache_dir: Path | None,
+    engine: Engine,
+    salt: str,
+    before_pool: Callable[[], None] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The ``early`` part of a stage: the tables it makes from the corpus tables alone, so the
+    pipeline can compute them while the stages it depends on still run.
+
+    The module exposes ``early(tables, *, precomputed, engine, before_fork)`` and its
+    per-document part ``early_document_step`` with ``EARLY_INPUTS``/``EARLY_OUTPUTS`` (mapped by
+    ``engine``, cached per document under ``cache_dir/<stage>-early``). ``salt``: as for
+    :func:`run_stage`.
+    """
+    module = importlib.import_module(module_name)
+    name = module_name.rsplit(".", 1)[-1]
+    precomputed = map_documents(
+        module.early_document_step,
+        {k: tables[k] for k in module.EARLY_INPUTS if k in tables},
+        outputs=list(module.EARLY_OUTPUTS),
+        doc_ids=tables["articles"]["doc_id"].tolist(),
+        salt=fingerprint(salt, "early"),
+        cache_dir=cache_dir / f"{name}-early" if cache_dir is not None else None,
+        engine=engine,
+        before_pool=before_pool,
+    )
+    return module.early(tables, precomputed=precomputed, engine=engine, before_fork=before_pool)
 
 
 def _resolve(paths, manifest, data_dir) -> tuple[list[Path], Path | None, Path]:
@@ -358,7 +392,29 @@ def analyze(
             if store:
                 store.put_later(name, keys[name], results[name])
 
-        for wave in stage_waves(wanted):
+        early: dict[str, dict[str, pd.DataFrame]] = {}
+
+        def salt_of(name: str) -> str:
+            return fingerprint(code, name, data_files)
+
+        def early_parts(later: Sequence[str]) -> Callable[[], None]:
+            """The ``early`` parts of the ``later`` stages still to compute, to run while this
+            wave's forked stages run (this process would otherwise wait for them)."""
+            def compute() -> None:
+                for name in later:
+                    if name in early or not hasattr(importlib.import_module(modules[name]), "early") \
+                            or store.has(name, keys[name]):
+                        continue
+                    try:
+                        early[name] = run_early(modules[name], tables, cache_dir=cache_dir, engine=engine,
+                                                salt=salt_of(name))
+                    except Exception as exc:
+                        exc.add_note(f"(raised in the {name} stage's early part, run beside an earlier stage)")
+                        raise
+            return compute
+
+        waves = stage_waves(wanted)
+        for number, wave in enumerate(waves):
             together = side_by_side and len(wave) > 1
             if together:
                 notify("+".join(wave))
@@ -371,14 +427,15 @@ def analyze(
                     results[name] = cached
                     continue
                 job = dict(module_name=modules[name], tables=stage_tables(tables, results, name), data_dir=data_dir,
-                           cache_dir=cache_dir, engine=engine, salt=fingerprint(code, name, data_files))
+                           cache_dir=cache_dir, engine=engine, salt=salt_of(name), early_tables=early.pop(name, None))
                 if together:
                     todo[name] = job
                 else:
                     run_here(name, job)
             if len(todo) > 1:
                 store.flush()  # a fork while the writer thread holds a lock could leave a child stuck on it
-                results.update(run_side_by_side(todo, store, keys))
+                later = [name for next_wave in waves[number + 1:] for name in next_wave]
+                results.update(run_side_by_side(todo, store, keys, meanwhile=early_parts(later)))
             else:  # at most one stage of the wave left to compute
                 for name, job in todo.items():
                     run_here(name, job)
@@ -416,8 +473,8 @@ def stage_tables(corpus: Mapping[str, pd.DataFrame], results: Mapping[str, Mappi
     return tables
 
 
-def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mapping[str, str]
-                     ) -> dict[str, dict[str, pd.DataFrame]]:
+def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mapping[str, str], *,
+                     meanwhile: Callable[[], None] | None = None) -> dict[str, dict[str, pd.DataFrame]]:
     """Run several stages at once, those of :data:`STAGES_ON_TORCH` in this process and each
     other one in a forked process (:class:`toolkit.engine.ForkedTables`), and return their tables.
 
@@ -433,7 +490,8 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
     re-issues their warnings, stage by stage in ``jobs`` order. A stage's exception is raised
     here with a note naming the stage (and a child's traceback); the first failing stage in
     ``jobs`` order wins, the stages before it stay recorded, and the children are waited for (or
-    stopped on interruption).
+    stopped on interruption). ``meanwhile`` runs here after the stages run here, before waiting
+    for the children (an exception it raises stops them).
     """
     here = [name for name in jobs if name in STAGES_ON_TORCH]
     children = {}
@@ -451,6 +509,8 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
             except Exception as exc:  # raised below, once the stages before it in jobs order are recorded
                 exc.add_note(f"(raised in the {name} stage, run in this process beside the others)")
                 outcomes[name] = ([], exc, [])
+        if meanwhile is not None:
+            meanwhile()
         for name, child in children.items():
             outcomes[name] = child.outcome()
     finally:

@@ -77,17 +77,24 @@ class StageStore:
         except (OSError, ValueError):
             return {}
 
-    def get(self, stage: str, key: str) -> dict[str, pd.DataFrame] | None:
-        """The cached tables of ``stage`` computed under ``key``, or None."""
+    def _paths(self, stage: str, key: str) -> dict[str, Path] | None:
+        """The files of ``stage``'s tables when they were computed under ``key`` and all exist."""
         if stage in self._pending:
             self._pending.pop(stage).result()
         entry = self._state().get(stage)
         if not entry or entry.get("key") != key:
             return None
         paths = {name: self.folder / f"{name}.parquet" for name in entry["tables"]}
-        if not all(p.is_file() for p in paths.values()):
-            return None
-        return {name: read_table(p) for name, p in paths.items()}
+        return paths if all(p.is_file() for p in paths.values()) else None
+
+    def has(self, stage: str, key: str) -> bool:
+        """Whether :meth:`get` would return ``stage``'s tables (without reading them)."""
+        return self._paths(stage, key) is not None
+
+    def get(self, stage: str, key: str) -> dict[str, pd.DataFrame] | None:
+        """The cached tables of ``stage`` computed under ``key``, or None."""
+        paths = self._paths(stage, key)
+        return None if paths is None else {name: read_table(p) for name, p in paths.items()}
 
     def put(self, stage: str, key: str, tables: Mapping[str, pd.DataFrame]) -> None:
         """Write ``tables`` and record them as the output of ``stage`` under ``key``."""

@@ -83,8 +83,13 @@ def empty_tables() -> dict[str, pd.DataFrame]:
 
 #: Tables :func:`document_step` reads and writes (the pipeline's per-document protocol).
 DOCUMENT_INPUTS: tuple[str, ...] = ("sentences", "mentions")
-DOCUMENT_OUTPUTS: tuple[str, ...] = ("frames", "attribution", "naming_hits", "quoted_terms", "name_tokens",
-                                     "term_tokens")
+DOCUMENT_OUTPUTS: tuple[str, ...] = ("frames", "attribution", "naming_hits")
+#: Tables :func:`early_document_step` reads and writes: the per-document part of :func:`early`,
+#: which reads the sentences alone (not the actors' mentions).
+EARLY_INPUTS: tuple[str, ...] = ("sentences",)
+EARLY_OUTPUTS: tuple[str, ...] = ("quoted_terms", "name_tokens", "term_tokens")
+#: The tables :func:`early` makes.
+EARLY_TABLES: tuple[str, ...] = ("naming_candidates", "distinctive_terms", "rewrite_changes")
 
 
 #: Above this many sentences in the corpus the pipeline scores frames by cues alone (see
@@ -127,16 +132,14 @@ def _embedder(cache_dir: Path | str | None, backend: str):
 def document_step(frames: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"),
                   use_embeddings: bool = True, min_score: float = 0.35, max_frames: int = 3,
                   embed_backend: str | None = None, **_other_stage_options: object) -> dict[str, pd.DataFrame]:
-    """The per-document part of the stage: everything that reads one document's sentences.
+    """The per-document part of the stage that reads the actors' mentions or the data files.
 
-    All of it depends only on a document's own sentences and mentions (and the data files), so
-    the pipeline may cache it per document and run it on any partition; :func:`run` then only
+    It depends only on a document's own sentences and mentions (and the data files), so the
+    pipeline may cache it per document and run it on any partition; :func:`run` then only
     aggregates. Returns ``frames`` (:func:`score_frames`), ``attribution``
-    (:func:`attribute_sentences`), ``naming_hits`` (:func:`find_variants` of ``naming.yml``;
-    empty without the file), ``quoted_terms`` (:func:`quoted_terms`), ``name_tokens``
-    (:func:`name_tokens`) and ``term_tokens`` (:func:`sentence_tokens`). ``embed_backend``: the
-    embedding backend :func:`document_options` chose for the whole corpus (``None``: chosen from
-    the sentences of this call).
+    (:func:`attribute_sentences`) and ``naming_hits`` (:func:`find_variants` of ``naming.yml``;
+    empty without the file). ``embed_backend``: the embedding backend :func:`document_options`
+    chose for the whole corpus (``None``: chosen from the sentences of this call).
     """
     sentences = frames["sentences"].sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
     frames_path, naming_path = Path(data_dir) / "frames.yml", Path(data_dir) / "naming.yml"
@@ -148,14 +151,70 @@ def document_step(frames: Mapping[str, pd.DataFrame], *, data_dir: Path | str = 
     hits = find_variants(sentences, load_naming(naming_path)) if naming_path.exists() \
         else pd.DataFrame(columns=HIT_COLUMNS)
     return {"frames": scored, "attribution": attribute_sentences(sentences, frames.get("mentions")),
-            "naming_hits": hits, "quoted_terms": quoted_terms(sentences), "name_tokens": name_tokens(sentences),
+            "naming_hits": hits}
+
+
+def early_document_step(frames: Mapping[str, pd.DataFrame], **_stage_options: object) -> dict[str, pd.DataFrame]:
+    """The per-document part of :func:`early`, from a document's sentences alone: ``quoted_terms``
+    (:func:`quoted_terms`), ``name_tokens`` (:func:`name_tokens`) and ``term_tokens``
+    (:func:`sentence_tokens`)."""
+    sentences = frames["sentences"].sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
+    return {"quoted_terms": quoted_terms(sentences), "name_tokens": name_tokens(sentences),
             "term_tokens": sentence_tokens(sentences)}
+
+
+def _inputs(tables: Mapping[str, pd.DataFrame], *, warn: bool) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Sentences (in reading order) and articles (unknown outlets filled) of ``tables``, or None
+    when there are no sentences to analyse; ``warn``: say so, and name articles without an outlet."""
+    sentences, articles = tables.get("sentences"), tables.get("articles")
+    if sentences is None or articles is None or sentences.empty:
+        if warn:
+            warnings.warn("framing: no sentences to analyse; every framing table is empty.", stacklevel=3)
+        return None
+    sentences = sentences.sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
+    if articles["outlet"].isna().any():
+        if warn:
+            warnings.warn(f"framing: {int(articles['outlet'].isna().sum())} article(s) without an outlet are "
+                          "each compared as their own '(unknown: <doc_id>)' outlet.", stacklevel=3)
+        articles = fill_unknown_outlets(articles)
+    return sentences, articles
+
+
+def early(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
+          precomputed: Mapping[str, pd.DataFrame] | None = None, engine: Engine | None = None,
+          before_fork: Callable[[], None] | None = None, **_stage_options: object) -> dict[str, pd.DataFrame]:
+    """The tables of :func:`run` that read the corpus tables alone (sentences, articles,
+    rewrite_diff), not the actors' mentions: ``naming_candidates``, ``distinctive_terms`` and
+    ``rewrite_changes`` (:data:`EARLY_TABLES`; empty with their columns when there are no
+    sentences). The pipeline computes them while the actors stage still runs and hands them to
+    :func:`run`. ``precomputed``: :func:`early_document_step`'s output for every document.
+
+    With an ``engine`` that forks beside this process for a corpus of this size
+    (:meth:`Engine.forks_beside`), naming candidates (9 s of 15 s of framing's corpus-level work
+    at 10,000 articles) run in a forked process meanwhile (:func:`toolkit.engine.beside`;
+    ``before_fork`` runs before the fork); the tables are the same.
+    """
+    out = {name: pd.DataFrame(columns=TABLE_COLUMNS[name]) for name in EARLY_TABLES}
+    inputs = _inputs(tables, warn=False)
+    if inputs is None:
+        return out
+    sentences, articles = inputs
+    precomputed = precomputed or {}
+    fork = engine is not None and engine.forks_beside(len(articles))
+    with beside(naming_candidates, sentences, articles, quoted=precomputed.get("quoted_terms"),
+                tokens=precomputed.get("name_tokens"), fork=fork, before_fork=before_fork) as candidates:
+        out["distinctive_terms"] = distinctive_terms(sentences, articles, top_k=top_terms,
+                                                     tokens=precomputed.get("term_tokens"))
+        if "derived_from" in articles:
+            out["rewrite_changes"] = rewrite_changes(articles, sentences, diff=tables.get("rewrite_diff"))
+        out["naming_candidates"] = candidates()
+    return out
 
 
 def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"), cache_dir: Path | str | None = None,
         use_embeddings: bool = True, min_score: float = 0.35, max_frames: int = 3, top_terms: int = 20,
         embed_backend: str | None = None, precomputed: Mapping[str, pd.DataFrame] | None = None,
-        engine: Engine | None = None, before_fork: Callable[[], None] | None = None) -> dict[str, pd.DataFrame]:
+        early_tables: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
     """The framing stage: every framing table for a corpus.
 
     Reads ``tables["sentences"]`` (doc_id, para_id, sent_id, start, end, text), ``tables["articles"]``
@@ -170,55 +229,38 @@ def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data
     Returns frames, frame_shares, distinctive_terms, naming, naming_candidates, attribution,
     attribution_by_outlet and rewrite_changes (columns in ``TABLE_COLUMNS``). Comparisons that a
     corpus cannot support (one outlet) warn and return their table empty, with its columns.
-    ``precomputed``: the output of :func:`document_step` for every document (the pipeline's
-    engine computes it per document, cached); whatever it lacks is computed here.
-
-    With an ``engine`` that forks beside this process for a corpus of this size
-    (:meth:`Engine.forks_beside`), naming candidates, the largest corpus-level step (9 of 15 s at
-    10,000 articles), run in a forked process while the other tables are computed here
-    (:func:`toolkit.engine.beside`; ``before_fork`` runs before the fork); the tables are the same.
+    ``precomputed``: the output of :func:`document_step` (and of :func:`early_document_step`) for
+    every document (the pipeline's engine computes them per document, cached); ``early_tables``:
+    :func:`early`'s tables, computed beforehand. Whatever they lack is computed here.
     """
     out = empty_tables()
     precomputed = precomputed or {}
-    sentences, articles = tables.get("sentences"), tables.get("articles")
-    if sentences is None or articles is None or sentences.empty:
-        warnings.warn("framing: no sentences to analyse; every framing table is empty.", stacklevel=2)
+    inputs = _inputs(tables, warn=True)
+    if inputs is None:
         return out
-    sentences = sentences.sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
-    if articles["outlet"].isna().any():
-        warnings.warn(f"framing: {int(articles['outlet'].isna().sum())} article(s) without an outlet are "
-                      "each compared as their own '(unknown: <doc_id>)' outlet.", stacklevel=2)
-        articles = fill_unknown_outlets(articles)
-    fork = engine is not None and engine.forks_beside(len(articles))
-    with beside(naming_candidates, sentences, articles, quoted=precomputed.get("quoted_terms"),
-                tokens=precomputed.get("name_tokens"), fork=fork, before_fork=before_fork) as candidates:
-        data_dir = Path(data_dir)
-        frames_path, naming_path = data_dir / "frames.yml", data_dir / "naming.yml"
-        if frames_path.exists():
-            codebook = load_codebook(frames_path)
-            if "frames" in precomputed:
-                out["frames"] = precomputed["frames"]
-            else:
-                embed = _embedder(cache_dir, embed_backend or backend_for(len(sentences))) if use_embeddings else None
-                out["frames"] = score_frames(sentences, codebook, embed=embed, min_score=min_score,
-                                             max_frames=max_frames)
-            out["frame_shares"] = frame_shares(out["frames"], sentences, articles, codebook)
+    sentences, articles = inputs
+    if early_tables is None:
+        early_tables = early(tables, top_terms=top_terms, precomputed=precomputed)
+    out.update({name: early_tables[name] for name in EARLY_TABLES})
+    data_dir = Path(data_dir)
+    frames_path, naming_path = data_dir / "frames.yml", data_dir / "naming.yml"
+    if frames_path.exists():
+        codebook = load_codebook(frames_path)
+        if "frames" in precomputed:
+            out["frames"] = precomputed["frames"]
         else:
-            warnings.warn(f"framing: no frame codebook at {frames_path}; frames are not scored.", stacklevel=2)
-        if naming_path.exists():
-            out["naming"] = naming_table(sentences, articles, load_naming(naming_path),
-                                         hits=precomputed.get("naming_hits"))
-        else:
-            warnings.warn(f"framing: no naming list at {naming_path}; only automatic candidates are listed.",
-                          stacklevel=2)
-        out["distinctive_terms"] = distinctive_terms(sentences, articles, top_k=top_terms,
-                                                     tokens=precomputed.get("term_tokens"))
-        if "attribution" in precomputed:
-            out["attribution"] = precomputed["attribution"]
-        else:
-            out["attribution"] = attribute_sentences(sentences, tables.get("mentions"))
-        out["attribution_by_outlet"] = attribution_by_outlet(out["attribution"], articles, sentences)
-        if "derived_from" in articles:
-            out["rewrite_changes"] = rewrite_changes(articles, sentences, diff=tables.get("rewrite_diff"))
-        out["naming_candidates"] = candidates()
+            embed = _embedder(cache_dir, embed_backend or backend_for(len(sentences))) if use_embeddings else None
+            out["frames"] = score_frames(sentences, codebook, embed=embed, min_score=min_score, max_frames=max_frames)
+        out["frame_shares"] = frame_shares(out["frames"], sentences, articles, codebook)
+    else:
+        warnings.warn(f"framing: no frame codebook at {frames_path}; frames are not scored.", stacklevel=2)
+    if naming_path.exists():
+        out["naming"] = naming_table(sentences, articles, load_naming(naming_path), hits=precomputed.get("naming_hits"))
+    else:
+        warnings.warn(f"framing: no naming list at {naming_path}; only automatic candidates are listed.", stacklevel=2)
+    if "attribution" in precomputed:
+        out["attribution"] = precomputed["attribution"]
+    else:
+        out["attribution"] = attribute_sentences(sentences, tables.get("mentions"))
+    out["attribution_by_outlet"] = attribution_by_outlet(out["attribution"], articles, sentences)
     return out
