@@ -202,3 +202,18 @@ def test_framing_words_are_counted_while_the_actors_stage_runs_and_give_the_same
     assert _parquet_digests(tmp_path / "side") == _parquet_digests(tmp_path / "serial")
     toolkit.analyze(RAW, stages=stages, out=tmp_path / "side", engine=Engine(n_jobs=2, min_parallel_docs=1))
     assert len(calls) == 1
+
+
+def test_an_early_part_failing_beside_an_earlier_stage_raises_naming_its_stage(tmp_path, monkeypatch):
+    import toolkit.framing
+    from toolkit.engine import Engine
+
+    def fail(tables, **options):
+        raise ValueError("no words")
+
+    monkeypatch.setattr(toolkit.framing, "early", fail)
+    with pytest.raises(ValueError, match="no words") as raised:
+        toolkit.analyze(RAW, stages=["actors", "framing", "topics"], out=tmp_path,
+                        engine=Engine(n_jobs=2, min_parallel_docs=1))
+    assert any("framing stage's early part" in note for note in raised.value.__notes__)
+    assert "framing" not in json.loads((tmp_path / "_stages.json").read_text())

@@ -343,8 +343,10 @@ def analyze(
     With ``out``, the local engine on several cores and a corpus of at least
     ``engine.min_parallel_docs`` documents, stages that do not read each other's tables
     (:func:`stage_waves`: actors beside topics, then sentiment beside framing) run side by side,
-    actors and sentiment in forked processes (:func:`run_side_by_side`); the tables are the same as when they run
-    one after another, which they do otherwise.
+    actors and sentiment in forked processes (:func:`run_side_by_side`), and while a wave's forked
+    stages run this process computes the ``early`` parts of later stages (:func:`run_early`:
+    framing's word counts while actors runs); the tables are the same as when they run one after
+    another, which they do otherwise.
     """
     paths, manifest_path, data_dir = _resolve(paths, manifest, data_dir)
     wanted = [name for name, _ in ANALYSES] if stages is None else list(stages)
