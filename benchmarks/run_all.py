@@ -4,7 +4,9 @@
 runs); ``--sizes 1000 --stages e2e`` or ``--skip-10k`` give a quick version. Every
 measurement runs in its own subprocess, so each reports its own peak memory: the highest
 total resident memory of that process and its worker processes together (sampled every
-0.1 s with psutil), plus ``ru_maxrss`` of the main process. Figures are printed as one
+0.1 s with psutil; it counts pages forked processes share once per process, so it overstates),
+the highest rise of the machine's memory in use (``machine +``: shared pages once), plus
+``ru_maxrss`` of the main process. Figures are printed as one
 table and appended to ``BENCHMARKS.md`` with the machine (cores, RAM, CPU model) and the
 package versions.
 
@@ -67,7 +69,11 @@ ANALYSIS_STAGES = ("actors", "sentiment", "framing", "topics")
 
 
 class PeakMemory:
-    """Highest summed RSS of this process and all its descendants, sampled in a thread."""
+    """Highest summed RSS of this process and all its descendants (``peak``), and highest rise of
+    the machine's memory in use over its value at the start (``machine_peak``), sampled in a
+    thread. Summed RSS counts the pages a forked process still shares with its parent once per
+    process, so it overstates what the processes take together; the machine's rise counts them
+    once (and anything else that starts meanwhile)."""
 
     def __init__(self, interval: float = 0.1):
         import psutil
@@ -75,6 +81,8 @@ class PeakMemory:
         self._proc = psutil.Process()
         self._interval = interval
         self.peak = 0
+        self._machine_start = self._machine_used()
+        self.machine_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -89,9 +97,17 @@ class PeakMemory:
                 continue
         return total
 
+    @staticmethod
+    def _machine_used() -> int:
+        import psutil
+
+        memory = psutil.virtual_memory()
+        return memory.total - memory.available
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, self._sample())
+            self.machine_peak = max(self.machine_peak, self._machine_used() - self._machine_start)
             self._stop.wait(self._interval)
 
     def __enter__(self) -> PeakMemory:
@@ -392,6 +408,7 @@ def run_task(args: argparse.Namespace) -> None:
     with PeakMemory() as memory:
         result = TASKS[args.task](args)
     result["peak_rss_mb"] = round(memory.peak / 2**20)
+    result["machine_peak_mb"] = round(memory.machine_peak / 2**20)
     result["main_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print("RESULT " + json.dumps(result), flush=True)
 
@@ -450,7 +467,9 @@ def collect(args: argparse.Namespace, tasks: list[str], sizes: list[int]) -> lis
     rows: list[tuple[str, str, str, str, str]] = []
 
     def mem(r: dict) -> str:
-        return f"{r['peak_rss_mb']:,} MB" if "peak_rss_mb" in r else "-"
+        if "peak_rss_mb" not in r:
+            return "-"
+        return f"{r['peak_rss_mb']:,} MB" + (f" (machine +{r['machine_peak_mb']:,} MB)" if "machine_peak_mb" in r else "")
 
     def failed(name: str, n: object, r: dict) -> bool:
         if "error" in r:
