@@ -221,8 +221,7 @@ def task_stage(args: argparse.Namespace) -> dict:
     """One analysis stage on the saved tables: its per-document part (engine) and its corpus-level part."""
     import importlib
 
-    from toolkit.engine import map_documents
-    from toolkit.pipeline import ANALYSES
+    from toolkit.pipeline import ANALYSES, map_step
 
     folder = _tables_dir(args)
     tables = _load(folder)
@@ -234,15 +233,13 @@ def task_stage(args: argparse.Namespace) -> dict:
         options.pop("data_dir")
     if hasattr(module, "document_step"):
         with timed(out, "document_s"):
-            options["precomputed"] = map_documents(
-                module.document_step, {k: tables[k] for k in module.DOCUMENT_INPUTS if k in tables},
-                outputs=list(module.DOCUMENT_OUTPUTS), doc_ids=tables["articles"]["doc_id"].tolist(),
-                salt=args.stage, engine=_engine(args), options={"data_dir": data_dir})
+            options["precomputed"] = map_step(module.document_step, module.DOCUMENT_INPUTS, module.DOCUMENT_OUTPUTS,
+                                              tables, salt=args.stage, cache_dir=None, engine=_engine(args),
+                                              options={"data_dir": data_dir})
             if hasattr(module, "early_document_step"):
-                options["precomputed"].update(map_documents(
-                    module.early_document_step, {k: tables[k] for k in module.EARLY_INPUTS if k in tables},
-                    outputs=list(module.EARLY_OUTPUTS), doc_ids=tables["articles"]["doc_id"].tolist(),
-                    salt=args.stage + "-early", engine=_engine(args)))
+                options["precomputed"].update(map_step(
+                    module.early_document_step, module.EARLY_INPUTS, module.EARLY_OUTPUTS, tables,
+                    salt=args.stage + "-early", cache_dir=None, engine=_engine(args)))
     with timed(out, "corpus_level_s"):
         result = module.run(tables, **options)
     _save(result, folder)
@@ -469,7 +466,8 @@ def collect(args: argparse.Namespace, tasks: list[str], sizes: list[int]) -> lis
     def mem(r: dict) -> str:
         if "peak_rss_mb" not in r:
             return "-"
-        return f"{r['peak_rss_mb']:,} MB" + (f" (machine +{r['machine_peak_mb']:,} MB)" if "machine_peak_mb" in r else "")
+        machine = f" (machine +{r['machine_peak_mb']:,} MB)" if "machine_peak_mb" in r else ""
+        return f"{r['peak_rss_mb']:,} MB{machine}"
 
     def failed(name: str, n: object, r: dict) -> bool:
         if "error" in r:

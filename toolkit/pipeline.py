@@ -252,17 +252,10 @@ def run_stage(
     if step is not None:
         name = module_name.rsplit(".", 1)[-1]
         chosen = module.document_options(tables) if hasattr(module, "document_options") else {}
-        precomputed = map_documents(
-            step,
-            {k: tables[k] for k in module.DOCUMENT_INPUTS if k in tables},
-            outputs=list(module.DOCUMENT_OUTPUTS),
-            doc_ids=tables["articles"]["doc_id"].tolist(),
-            salt=fingerprint(salt, sorted(chosen.items())),
-            cache_dir=cache_dir / name if cache_dir is not None else None,
-            engine=engine,
-            options={"data_dir": data_dir, **chosen},
-            before_pool=before_pool,
-        )
+        precomputed = map_step(step, module.DOCUMENT_INPUTS, module.DOCUMENT_OUTPUTS, tables,
+                               salt=fingerprint(salt, sorted(chosen.items())),
+                               cache_dir=cache_dir / name if cache_dir is not None else None, engine=engine,
+                               options={"data_dir": data_dir, **chosen}, before_pool=before_pool)
         options.update(chosen)
         options["precomputed"] = precomputed
     if hasattr(module, "early"):
@@ -290,17 +283,31 @@ def run_early(
     """
     module = importlib.import_module(module_name)
     name = module_name.rsplit(".", 1)[-1]
-    precomputed = map_documents(
-        module.early_document_step,
-        {k: tables[k] for k in module.EARLY_INPUTS if k in tables},
-        outputs=list(module.EARLY_OUTPUTS),
-        doc_ids=tables["articles"]["doc_id"].tolist(),
-        salt=fingerprint(salt, "early"),
-        cache_dir=cache_dir / f"{name}-early" if cache_dir is not None else None,
-        engine=engine,
-        before_pool=before_pool,
-    )
+    precomputed = map_step(module.early_document_step, module.EARLY_INPUTS, module.EARLY_OUTPUTS, tables,
+                           salt=fingerprint(salt, "early"),
+                           cache_dir=cache_dir / f"{name}-early" if cache_dir is not None else None, engine=engine,
+                           before_pool=before_pool)
     return module.early(tables, precomputed=precomputed, engine=engine, before_fork=before_pool)
+
+
+def map_step(
+    step: Callable[..., dict[str, pd.DataFrame]],
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    salt: str,
+    cache_dir: Path | None,
+    engine: Engine,
+    options: Mapping[str, object] | None = None,
+    before_pool: Callable[[], None] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """A stage's per-document ``step`` mapped over every article of ``tables`` in order
+    (:func:`toolkit.engine.map_documents`), reading the ``inputs`` among ``tables`` and giving
+    ``outputs``."""
+    return map_documents(step, {k: tables[k] for k in inputs if k in tables}, outputs=list(outputs),
+                         doc_ids=tables["articles"]["doc_id"].tolist(), salt=salt, cache_dir=cache_dir,
+                         engine=engine, options=options, before_pool=before_pool)
 
 
 def _resolve(paths, manifest, data_dir) -> tuple[list[Path], Path | None, Path]:
