@@ -265,7 +265,7 @@ def test_comentions_counts_pmi_jaccard_and_order() -> None:
     assert sent_all["pmi"].tolist() == pytest.approx([math.log2(2 * 6 / 12), math.log2(2 * 6 / 12), math.log2(2 * 6 / 9)])
     assert sent_all["jaccard"].tolist() == pytest.approx([2 / 5, 2 / 5, 2 / 4])
     assert sent_all["evidence"].tolist() == ["a:0;b:0", "b:0;c:0", "a:2;b:0"]
-    assert sent_all["evidence_text"].tolist() == ["A and B.", "A, B and C.", "B and C."]
+    assert A.evidence_text(sent_all, sentences).tolist() == ["A and B.", "A, B and C.", "B and C."]
     sent_x = out[(out["level"] == "sentence") & (out["outlet"] == "X")]
     assert sent_x[["actor_a", "actor_b", "units", "n_units"]].values.tolist() == [
         ["A", "B", 2, 5], ["B", "C", 2, 5], ["A", "C", 1, 5]]
@@ -288,7 +288,15 @@ def test_paragraph_evidence_keeps_the_first_sentences_in_reading_order() -> None
     out = A.comention_table(mentions, sentences, articles, levels=("paragraph",), max_evidence=2)
     x = out[out["outlet"] == "X"].set_index(["actor_a", "actor_b"])
     assert x.loc[("A", "B"), "evidence"] == "a:0;a:1" and x.loc[("A", "B"), "sentences"] == 3
-    assert x.loc[("A", "B"), "evidence_text"] == "A and B."
+    assert A.evidence_text(x, sentences).loc[("A", "B")] == "A and B."
+
+
+def test_evidence_text_is_the_first_keys_sentence_or_missing() -> None:
+    _, sentences, _ = tiny_tables()
+    frame = pd.DataFrame({"evidence": ["b:0;a:0", "a:2", "z:0", ""]}, index=[5, 6, 7, 8])
+    out = A.evidence_text(frame, sentences)
+    assert out.index.tolist() == [5, 6, 7, 8]
+    assert out[:2].tolist() == ["A, B and C.", "B and C."] and out[2:].isna().all()
 
 
 def test_sorted_rows_packs_or_lexsorts_to_the_same_distinct_rows() -> None:
@@ -315,7 +323,7 @@ def test_comentions_all_rows_of_a_pair_seen_in_one_outlet_repeat_its_evidence() 
     for level in ("sentence", "paragraph"):
         assert rows.loc[(level, "ALL", "B", "C"), "evidence"] == rows.loc[(level, "X", "B", "C"), "evidence"]
     assert rows.loc[("sentence", "ALL", "A", "C"), "evidence"] == "b:0;c:0"
-    assert rows.loc[("sentence", "ALL", "A", "C"), "evidence_text"] == "A, B and C."
+    assert A.evidence_text(rows, sentences).loc[("sentence", "ALL", "A", "C")] == "A, B and C."
 
 
 def test_unions_of_two_sorted_runs_keep_the_first_distinct_values() -> None:

@@ -103,7 +103,7 @@ MENTION_DTYPES: Mapping[str, Any] = {
 }
 COMENTION_COLUMNS = [
     "actor_a", "actor_b", "outlet", "level", "sentences", "articles", "units", "units_a",
-    "units_b", "n_units", "pmi", "jaccard", "evidence", "evidence_text",
+    "units_b", "n_units", "pmi", "jaccard", "evidence",
 ]
 MERGE_COLUMNS = ["surface", "actor", "actor_type", "method", "score", "mentions", "articles"]
 SUMMARY_COLUMNS = ["actor", "actor_type", "mentions", "sentences", "articles", "outlets", "surfaces"]
@@ -1192,16 +1192,42 @@ def comention_table(
     naming each actor; ``n_units`` — all units of the outlet; ``pmi`` =
     log2(units · n_units / (units_a · units_b)); ``jaccard`` = units / (units_a + units_b
     − units); ``evidence`` — up to ``max_evidence`` ``doc_id:sent_id`` keys in reading
-    order; ``evidence_text`` — the first of them. Sorted by level, outlet, units
-    (descending), actor_a, actor_b.
+    order. Sorted by level, outlet, units (descending), actor_a, actor_b.
+
+    The table carries evidence keys, not texts: it has a row per pair, outlet and level (about
+    two million at 10,000 articles), and a sentence's text in each took more time to write and
+    read back than the rest of the table (600 MB of text for 140,000 distinct sentences).
+    :func:`evidence_text` gives the text of the first key for the rows one looks at.
 
     Units are numbered in reading order and pairs formed per unit (:func:`_level_pairs`);
-    evidence keys and texts are made once per named sentence.
+    evidence keys are made once per named sentence.
     """
     if mentions.empty:
         return pd.DataFrame(columns=COMENTION_COLUMNS)
     return _comentions(_Coded.build(mentions, sentences, articles), mentions["para_id"], sentences, levels,
                        max_evidence)
+
+
+def evidence_text(frame: pd.DataFrame, sentences: pd.DataFrame) -> pd.Series:
+    """Text of the first ``evidence`` key (``doc_id:sent_id``; several are ``;``-joined) of each
+    row of ``frame`` (a table with an ``evidence`` column, such as :func:`comention_table`'s),
+    looked up in ``sentences`` (doc_id, sent_id, text); missing where a row has no key or the
+    sentence is not there. Same index as ``frame``.
+
+    >>> sentences = pd.DataFrame({"doc_id": ["a", "a"], "sent_id": [0, 1], "text": ["One.", "Two."]})
+    >>> evidence_text(pd.DataFrame({"evidence": ["a:1;a:0", "b:0"]}), sentences).tolist()
+    ['Two.', nan]
+    """
+    first = frame["evidence"].astype(str).str.split(";", n=1).str[0]
+    doc_sent = first.str.rsplit(":", n=1)
+    doc_id = doc_sent.str[0]
+    sent_id = pd.to_numeric(doc_sent.str[1], errors="coerce")
+    shown = sentences[sentences["doc_id"].isin(set(doc_id))]
+    texts = pd.Series(shown["text"].to_numpy(), index=pd.MultiIndex.from_arrays(
+        [shown["doc_id"].to_numpy(), shown["sent_id"].to_numpy(dtype=np.int64)]))
+    texts = texts[~texts.index.duplicated()]
+    wanted = pd.MultiIndex.from_arrays([doc_id.to_numpy(), sent_id.fillna(-1).to_numpy(dtype=np.int64)])
+    return pd.Series(texts.reindex(wanted).to_numpy(), index=frame.index, name="evidence_text", dtype=object)
 
 
 def _comentions(coded: _Coded, paras: pd.Series, sentences: pd.DataFrame, levels: Sequence[str],
@@ -1211,8 +1237,7 @@ def _comentions(coded: _Coded, paras: pd.Series, sentences: pd.DataFrame, levels
     n_actors = len(actor_names)
     width = int(max(sents.max(), corpus.sentence_ids.max(initial=0))) + 1
     named, sentence = np.unique(docs * width + sents, return_inverse=True)
-    evidence = {"keys": corpus.keys(named // width, named % width),
-                "texts": corpus.text_of(named // width, named % width)}
+    keys = corpus.keys(named // width, named % width)
     by_level = {}
     for level in levels:
         if level == "sentence":
@@ -1225,7 +1250,7 @@ def _comentions(coded: _Coded, paras: pd.Series, sentences: pd.DataFrame, levels
         else:
             raise ValueError(f"levels must be among {', '.join(COMENTION_LEVELS)}, got {level!r}")
         by_level[level] = _level_pairs(corpus, unit, actors, sentence, unit_doc, _units_per_outlet(corpus, ids),
-                                       n_actors, evidence, max_evidence, sentence_units=level == "sentence")
+                                       n_actors, keys, max_evidence, sentence_units=level == "sentence")
     chosen = sorted(levels, reverse=True)
     out = {column: np.concatenate([by_level[level][column] for level in chosen]) for column in by_level[chosen[0]]}
     out["level"] = np.repeat(np.array(chosen, dtype=object), [len(by_level[level]["pair"]) for level in chosen])
@@ -1304,13 +1329,13 @@ def _unions(lo_a: np.ndarray, n_a: np.ndarray, lo_b: np.ndarray, n_b: np.ndarray
 
 
 def _group_evidence(seq: np.ndarray, sizes: np.ndarray, first: np.ndarray, count: np.ndarray, sentences: np.ndarray,
-                    evidence: Mapping[str, np.ndarray], limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """(``;``-joined keys of the first ``limit`` sentences, text of the first) of each group.
+                    keys: np.ndarray, limit: int) -> np.ndarray:
+    """``;``-joined keys of the first ``limit`` sentences of each group.
 
     ``seq``: shared units, group by group (``sizes`` of them per group), in reading order;
     ``first``, ``count``: where each shared unit's sentences (the sentences naming either
     actor, in reading order; at least one) start in ``sentences`` and how many there
-    are; ``evidence``: ``keys`` and ``texts`` by sentence number.
+    are; ``keys``: evidence key by sentence number.
     """
     count = count[seq]
     offsets = np.cumsum(sizes) - sizes
@@ -1320,31 +1345,29 @@ def _group_evidence(seq: np.ndarray, sizes: np.ndarray, first: np.ndarray, count
     per_group = np.add.reduceat(taken, offsets)
     starts = np.zeros(per_group.sum(), dtype=bool)
     starts[np.cumsum(per_group) - per_group] = True
-    keys = join_runs(evidence["keys"], starts, ";", sentences[_positions(first[seq], first[seq] + taken)])
-    return keys, evidence["texts"][sentences[first[seq[offsets]]]]
+    return join_runs(keys, starts, ";", sentences[_positions(first[seq], first[seq] + taken)])
 
 
 def _level_pairs(corpus: _Corpus, unit: np.ndarray, actor: np.ndarray, sentence: np.ndarray, unit_doc: np.ndarray,
-                 n_units: np.ndarray, n_actors: int, evidence: Mapping[str, np.ndarray], limit: int,
+                 n_units: np.ndarray, n_actors: int, keys: np.ndarray, limit: int,
                  sentence_units: bool) -> dict[str, np.ndarray]:
     """Co-mention counts of one unit kind, for every outlet and ``ALL``, sorted by outlet,
     units (descending), pair (see :func:`comention_table`).
 
     Per mention: ``unit`` (units numbered in reading order), ``actor`` (code) and
     ``sentence`` (named sentences numbered in reading order); ``unit_doc``: article code of
-    each unit; ``n_units``: all units of each outlet code; ``evidence``: ``keys`` and
-    ``texts`` by sentence number; ``sentence_units``: the units are the sentences. Output
+    each unit; ``n_units``: all units of each outlet code; ``keys``: evidence key by
+    sentence number; ``sentence_units``: the units are the sentences. Output
     arrays: ``outlet`` (code), ``pair`` (actor_a · n_actors + actor_b), ``units``,
     ``articles``, ``sentences`` (naming a or b, in the shared units), ``units_a``,
-    ``units_b``, ``n_units``, ``evidence`` (up to ``limit`` keys of those sentences),
-    ``evidence_text``.
+    ``units_b``, ``n_units``, ``evidence`` (up to ``limit`` keys of those sentences).
 
     Pairs are formed once per unit and sorted once, by (pair, unit): ``ALL``'s groups are
     runs of that order, the outlets' groups runs of its stable regrouping by outlet.
     """
     n_outlets = len(corpus.outlet_names)
     (m_unit, m_actor, m_sentence), _ = _sorted_rows([unit, actor, sentence], [len(unit_doc), n_actors,
-                                                                            len(evidence["keys"])])
+                                                                            len(keys)])
     new = run_starts(m_unit, m_actor)
     run_first, named = np.flatnonzero(new), run_lengths(new)
     unit_of, actor_of = m_unit[new], m_actor[new]
@@ -1404,11 +1427,10 @@ def _level_pairs(corpus: _Corpus, unit: np.ndarray, actor: np.ndarray, sentence:
     shown = np.minimum(units, limit)[order[own]]
     begins = (np.cumsum(units) - units)[order[own]]
     copies = np.flatnonzero(~own)
-    for column, values in zip(("evidence", "evidence_text"), _group_evidence(
-            np.concatenate(seqs)[_positions(begins, begins + shown)], shown, first, count, sentences, evidence, limit)):
-        out[column] = np.empty(len(order), dtype=object)
-        out[column][own] = values
-        out[column][copies] = out[column][rank[source[order[copies]]]]
+    out["evidence"] = np.empty(len(order), dtype=object)
+    out["evidence"][own] = _group_evidence(np.concatenate(seqs)[_positions(begins, begins + shown)], shown, first,
+                                           count, sentences, keys, limit)
+    out["evidence"][copies] = out["evidence"][rank[source[order[copies]]]]
     return out
 
 

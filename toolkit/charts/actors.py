@@ -18,6 +18,7 @@ import altair as alt
 import networkx as nx
 import pandas as pd
 
+from toolkit.actors import evidence_text
 from toolkit.charts.core import (
     FADED_OPACITY,
     MAX_OUTLET_PANELS,
@@ -52,11 +53,15 @@ def _faded(column: str) -> alt.Opacity:
     return alt.when(alt.datum[column] < MIN_UNITS).then(alt.value(FADED_OPACITY)).otherwise(alt.value(1.0))
 
 
-def _with_titles(frame: pd.DataFrame, articles: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` plus ``evidence_title``: title of the article of the first ``evidence`` key."""
+def _with_evidence(frame: pd.DataFrame, articles: pd.DataFrame, sentences: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``frame`` plus ``evidence_title``, title of the article of the first ``evidence`` key, and,
+    when ``frame`` has none (co-mentions carry keys only), ``evidence_text`` from ``sentences``."""
     titles = articles.drop_duplicates("doc_id").set_index("doc_id")["title"] if "title" in articles else pd.Series(dtype=str)
     first_doc = frame["evidence"].astype(str).str.split(";").str[0].str.rsplit(":", n=1).str[0]
-    return frame.assign(evidence_title=first_doc.map(titles).fillna(""))
+    frame = frame.assign(evidence_title=first_doc.map(titles).fillna(""))
+    if "evidence_text" not in frame:
+        frame["evidence_text"] = evidence_text(frame, sentences)
+    return frame
 
 
 def _evidence_tooltip() -> list[alt.Tooltip]:
@@ -107,12 +112,12 @@ def _edges_with_positions(edges: pd.DataFrame, positions: pd.DataFrame) -> pd.Da
 
 
 def network_figures(actors: pd.DataFrame, pairs: pd.DataFrame, prominence: pd.DataFrame, articles: pd.DataFrame,
-                    source: str) -> list[Figure]:
+                    sentences: pd.DataFrame, source: str) -> list[Figure]:
     """The all-outlet co-mention network and the per-outlet small multiples (same node positions)."""
     top = actors.head(TOP_NODES)
     names = set(top["actor"])
     inside = pairs[pairs["actor_a"].isin(names) & pairs["actor_b"].isin(names)]
-    overall = _with_titles(inside[inside["outlet"] == "ALL"], articles)
+    overall = _with_evidence(inside[inside["outlet"] == "ALL"], articles, sentences)
     if overall.empty:
         return []
     positions = layout(sorted(names), overall)
@@ -138,7 +143,7 @@ def network_figures(actors: pd.DataFrame, pairs: pd.DataFrame, prominence: pd.Da
         return figs
     selection = select_outlets(articles, outlets, limit=MAX_OUTLET_PANELS)
     outlets = sorted(selection.shown)
-    per_outlet = _with_titles(inside[inside["outlet"] != "ALL"], articles)
+    per_outlet = _with_evidence(inside[inside["outlet"] != "ALL"], articles, sentences)
     drawn = per_outlet[per_outlet["outlet"].isin(outlets)]
     sizes = prominence[prominence["actor"].isin(names) & (prominence["outlet"] != "ALL")]
     max_units = float(drawn["units"].max())
@@ -168,13 +173,14 @@ def network_figures(actors: pd.DataFrame, pairs: pd.DataFrame, prominence: pd.Da
     return figs
 
 
-def matrix_figure(actors: pd.DataFrame, pairs: pd.DataFrame, articles: pd.DataFrame, source: str) -> Figure | None:
+def matrix_figure(actors: pd.DataFrame, pairs: pd.DataFrame, articles: pd.DataFrame, sentences: pd.DataFrame,
+                  source: str) -> Figure | None:
     """Heatmap of sentences naming both actors, for the most-named actors (all outlets)."""
     order = actors.head(TOP_MATRIX)["actor"].tolist()
     overall = pairs[(pairs["outlet"] == "ALL") & pairs["actor_a"].isin(order) & pairs["actor_b"].isin(order)]
     if overall.empty:
         return None
-    overall = _with_titles(overall, articles)
+    overall = _with_evidence(overall, articles, sentences)
     mirrored = pd.concat([overall, overall.rename(columns={"actor_a": "actor_b", "actor_b": "actor_a"})],
                          ignore_index=True)
     base = alt.Chart(mirrored).encode(
@@ -203,8 +209,8 @@ def matrix_figure(actors: pd.DataFrame, pairs: pd.DataFrame, articles: pd.DataFr
     )
 
 
-def ego_figure(actors: pd.DataFrame, pairs: pd.DataFrame, articles: pd.DataFrame, outlets: list[str],
-               source: str) -> Figure | None:
+def ego_figure(actors: pd.DataFrame, pairs: pd.DataFrame, articles: pd.DataFrame, sentences: pd.DataFrame,
+               outlets: list[str], source: str) -> Figure | None:
     """Who appears with the most-named person, by outlet (bars = sentences naming both)."""
     people = actors[actors["actor_type"] == "person"]
     if people.empty:
@@ -213,7 +219,7 @@ def ego_figure(actors: pd.DataFrame, pairs: pd.DataFrame, articles: pd.DataFrame
     around = pairs[(pairs["actor_a"] == ego) | (pairs["actor_b"] == ego)]
     around = around.assign(partner=around["actor_b"].where(around["actor_a"] == ego, around["actor_a"]))
     partners = around[around["outlet"] == "ALL"].head(TOP_EGO)["partner"].tolist()
-    data = _with_titles(around[(around["outlet"] != "ALL") & around["partner"].isin(partners)], articles)
+    data = _with_evidence(around[(around["outlet"] != "ALL") & around["partner"].isin(partners)], articles, sentences)
     if data.empty:
         return None
     top = around[around["outlet"] == "ALL"].iloc[0]
@@ -240,7 +246,7 @@ def prominence_figure(prominence: pd.DataFrame, articles: pd.DataFrame, outlets:
     data = prominence[(prominence["outlet"] != "ALL") & prominence["actor"].isin(order)]
     if data.empty:
         return None
-    data = _with_titles(data, articles)
+    data = _with_evidence(data, articles)
     selection = select_outlets(articles, data["outlet"])
     drawn = data[data["outlet"].isin(selection.shown)]
     y = alt.Y("actor:N", sort=order, title=None)
@@ -275,8 +281,8 @@ def prominence_figure(prominence: pd.DataFrame, articles: pd.DataFrame, outlets:
 def figures(tables: Mapping[str, pd.DataFrame]) -> list[Figure]:
     """Co-mention network, per-outlet networks, co-mention matrix, ego view, prominence by outlet.
 
-    Reads ``actors``, ``comentions`` (level ``sentence``), ``actor_prominence`` and
-    ``articles`` (outlet, title). Returns no figure for a table that is empty.
+    Reads ``actors``, ``comentions`` (level ``sentence``), ``actor_prominence``,
+    ``articles`` (outlet, title) and ``sentences`` (the text of each co-mention's first evidence key). Returns no figure for a table that is empty.
     """
     articles = tables["articles"]
     outlets = sorted(articles["outlet"].fillna("unknown").astype(str).unique())
@@ -286,8 +292,9 @@ def figures(tables: Mapping[str, pd.DataFrame]) -> list[Figure]:
     pairs = pairs[pairs["level"] == LEVEL]
     if actors.empty:
         return []
-    figs = network_figures(actors, pairs, prominence, articles, source)
-    figs += [f for f in (matrix_figure(actors, pairs, articles, source),
-                         ego_figure(actors, pairs, articles, outlets, source),
+    sentences = tables["sentences"]
+    figs = network_figures(actors, pairs, prominence, articles, sentences, source)
+    figs += [f for f in (matrix_figure(actors, pairs, articles, sentences, source),
+                         ego_figure(actors, pairs, articles, sentences, outlets, source),
                          prominence_figure(prominence, articles, outlets, source)) if f is not None]
     return figs
