@@ -11,7 +11,7 @@ import pandas as pd
 import toolkit.framing as fr
 from toolkit.framing.distinctive import top_terms
 from toolkit.framing.frames import Frame, _cue_regex, match_cues
-from toolkit.framing.naming import _plain_uses, evidence, form_pattern, is_quoted, quoted_terms
+from toolkit.framing.naming import MAX_CANDIDATE_KEYS, _plain_uses, evidence, form_pattern, is_quoted, quoted_terms
 
 EDGE_TEXTS = [
     "The U.S. and the U.S.-led coalition; U.S.", "U.S.", "“U.S.” is quoted, U.S.A. is not.",
@@ -84,6 +84,25 @@ def test_evidence_groups_hits_alike_from_plain_and_categorical_columns():
                                    ["y", 1, "b", "b:0", "B0", "b", 0]]
     categorical = evidence(hits.astype({"word": "category", "doc_id": "category"}), ["word"], sents)
     pd.testing.assert_frame_equal(categorical, out)
+
+
+def test_evidence_lists_the_first_sentence_keys_and_counts_every_hit():
+    sents = pd.DataFrame({"doc_id": ["b", "b", "a"], "sent_id": [0, 1, 0], "text": ["B0", "B1", "A0"]})
+    hits = pd.DataFrame({"word": ["x", "x", "x", "y", "x"], "doc_id": ["b", "a", "b", "b", "b"],
+                         "sent_id": [1, 0, 1, 0, 0]})
+    out = evidence(hits, ["word"], sents, max_keys=2)
+    assert out.values.tolist() == [["x", 4, "a, b", "a:0; b:0", "A0", "a", 0],
+                                   ["y", 1, "b", "b:0", "B0", "b", 0]]
+
+
+def test_naming_candidates_list_at_most_max_candidate_keys_sentences():
+    n = MAX_CANDIDATE_KEYS + 5
+    sents = pd.DataFrame({"doc_id": ["q"] + ["p"] * n, "sent_id": [0, *range(n)],
+                          "text": ["A ‘regime’ fell."] + ["The regime won."] * n})
+    cands = fr.naming_candidates(sents, pd.DataFrame({"doc_id": ["p", "q"], "outlet": ["P", "Q"]}))
+    plain = cands[(cands["kind"] == "scare_quote") & (cands["variant"] == "regime")].iloc[0]
+    assert plain["count"] == n
+    assert plain["sent_keys"] == "; ".join(f"p:{i}" for i in range(MAX_CANDIDATE_KEYS))
 
 
 def match_cues_by_regex(texts: list[str], frames: list[Frame]) -> tuple[np.ndarray, list]:

@@ -21,7 +21,7 @@ from pandas.api.types import union_categoricals
 from rapidfuzz import fuzz
 
 from toolkit.framing import datafile
-from toolkit.runs import join_runs, run_starts
+from toolkit.runs import join_runs, run_ranks, run_starts
 
 NAMING_COLUMNS = ["concept", "variant", "outlet", "count", "doc_ids", "sent_keys", "concept_count", "share",
                   "articles", "example", "example_doc_id", "example_sent_id"]
@@ -31,6 +31,10 @@ HIT_COLUMNS = ["concept", "variant", "doc_id", "sent_id", "start", "end"]
 QUOTED_TERM_COLUMNS = ["doc_id", "sent_id", "term"]
 NAME_TOKEN_COLUMNS = ["doc_id", "sent_id", "variant"]
 EVIDENCE_COLUMNS = ["count", "doc_ids", "sent_keys", "example", "example_doc_id", "example_sent_id"]
+MAX_CANDIDATE_KEYS = 20
+"""Sentence keys a naming candidate lists (its ``count`` has all its uses): the plain uses of a
+word quoted somewhere run to tens of thousands at 10,000 articles, and listing every one made
+the candidates table half a gigabyte to compute, write and read back on each run."""
 
 OPEN_QUOTES = "“\"‘'«„"
 CLOSE_QUOTES = "”\"’'»“"
@@ -192,14 +196,16 @@ def _sentence_labels(names: np.ndarray, doc: np.ndarray, sent: np.ndarray) -> li
     return np.asarray(labels, dtype=object)[label_of].tolist()
 
 
-def evidence(hits: pd.DataFrame, by: list[str], sentences: pd.DataFrame) -> pd.DataFrame:
+def evidence(hits: pd.DataFrame, by: list[str], sentences: pd.DataFrame, *,
+             max_keys: int | None = None) -> pd.DataFrame:
     """The evidence columns of each group of hits, computed for all groups at once.
 
     Input ``hits``: the ``by`` columns, doc_id (str), sent_id, one row per hit (any of them may
     be categorical); ``sentences``: doc_id, sent_id, text. Returns one row per group (sorted by
     ``by``): the ``by`` columns (not categorical), count (hits), doc_ids (sorted, ", "-joined),
-    sent_keys ("doc:sent" in reading order, "; "-joined, each sentence once), example (text of
-    the first sentence) / example_doc_id / example_sent_id.
+    sent_keys ("doc:sent" in reading order, "; "-joined, each sentence once; only the first
+    ``max_keys`` when given), example (text of the first sentence) / example_doc_id /
+    example_sent_id.
 
     Groups, documents and sentences are sorted as integer codes and each "doc:sent" label is
     built once per sentence, since a corpus has millions of hits (plain uses of quoted words).
@@ -222,7 +228,8 @@ def evidence(hits: pd.DataFrame, by: list[str], sentences: pd.DataFrame) -> pd.D
     distinct = run_starts(group, doc, sent)
     group, doc, sent = group[distinct], doc[distinct], sent[distinct]
     new_group = run_starts(group)
-    out["sent_keys"] = join_runs(_sentence_labels(names, doc, sent), new_group, "; ")
+    shown = slice(None) if max_keys is None else run_ranks(new_group) < max_keys
+    out["sent_keys"] = join_runs(_sentence_labels(names, doc[shown], sent[shown]), new_group[shown], "; ")
     new_doc = run_starts(group, doc)
     out["doc_ids"] = join_runs(names[doc[new_doc]].tolist(), new_group[new_doc], ", ")
     out["example_doc_id"], out["example_sent_id"] = names[doc[new_group]], sent[new_group]
@@ -329,7 +336,8 @@ def spelling_candidates(sentences: pd.DataFrame, outlet_of: pd.Series, *, min_si
     words = words[words["key"].isin(n_sets.index[n_sets >= 2])]
     spelled = words[["top", "variant"]].drop_duplicates()
     n_lower = spelled.assign(lower=spelled["variant"].str.lower()).groupby("top")["lower"].nunique()
-    out = evidence(words, ["top", "variant", "outlet"], sentences).rename(columns={"top": "key"})
+    out = evidence(words, ["top", "variant", "outlet"], sentences, max_keys=MAX_CANDIDATE_KEYS).rename(
+        columns={"top": "key"})
     out.insert(0, "kind", out["key"].map(n_lower.eq(1).map({True: "case", False: "spelling"})))
     return out[CANDIDATE_COLUMNS]
 
@@ -655,7 +663,7 @@ def scare_quote_candidates(sentences: pd.DataFrame, outlet_of: pd.Series, *, max
                          "outlet": pd.Categorical.from_codes(outlet[chosen], categories=outlets.categories),
                          "doc_id": pd.Categorical.from_codes(doc.codes[chosen], categories=doc.categories),
                          "sent_id": np.concatenate([quoted["sent_id"], plain["sent_id"]])[chosen]})
-    out = evidence(hits, ["term", "variant", "outlet"], sentences)
+    out = evidence(hits, ["term", "variant", "outlet"], sentences, max_keys=MAX_CANDIDATE_KEYS)
     return out.rename(columns={"term": "key"}).assign(kind="scare_quote")[CANDIDATE_COLUMNS]
 
 
@@ -664,8 +672,9 @@ def naming_candidates(sentences: pd.DataFrame, articles: pd.DataFrame, *, quoted
     """Naming choices found without a list: scare quotes and spellings that differ between outlets.
 
     Returns ``naming_candidates``: kind (``scare_quote``, ``spelling``, ``case``), key (the term,
-    or the most frequent spelling of a group), variant, outlet, count, doc_ids, sent_keys,
-    example / example_doc_id / example_sent_id; sorted by kind, key, variant, outlet. Spelling
+    or the most frequent spelling of a group), variant, outlet, count, doc_ids, sent_keys (the
+    first :data:`MAX_CANDIDATE_KEYS` sentences in reading order), example / example_doc_id /
+    example_sent_id; sorted by kind, key, variant, outlet. Spelling
     candidates need two outlets (a warning says so when there is one). ``quoted`` and
     ``tokens``: the :func:`quoted_terms` and :func:`name_tokens` tables of ``sentences``, when
     already computed per document.
