@@ -248,16 +248,15 @@ def run_stage(
     module = importlib.import_module(module_name)
     options: dict = {"data_dir": data_dir, "cache_dir": cache_dir}
     step = getattr(module, "document_step", None)
-    precomputed: dict[str, pd.DataFrame] = {}
     if step is not None:
         name = module_name.rsplit(".", 1)[-1]
         chosen = module.document_options(tables) if hasattr(module, "document_options") else {}
-        precomputed = map_step(step, module.DOCUMENT_INPUTS, module.DOCUMENT_OUTPUTS, tables,
-                               salt=fingerprint(salt, sorted(chosen.items())),
-                               cache_dir=cache_dir / name if cache_dir is not None else None, engine=engine,
-                               options={"data_dir": data_dir, **chosen}, before_pool=before_pool)
+        options["precomputed"] = map_step(step, module.DOCUMENT_INPUTS, module.DOCUMENT_OUTPUTS, tables,
+                                          salt=fingerprint(salt, sorted(chosen.items())),
+                                          cache_dir=cache_dir / name if cache_dir is not None else None,
+                                          engine=engine, options={"data_dir": data_dir, **chosen},
+                                          before_pool=before_pool)
         options.update(chosen)
-        options["precomputed"] = precomputed
     if hasattr(module, "early"):
         options["early_tables"] = early_tables if early_tables is not None else run_early(
             module_name, tables, cache_dir=cache_dir, engine=engine, salt=salt, before_pool=before_pool)
