@@ -1208,6 +1208,17 @@ def comention_table(
                        max_evidence)
 
 
+def first_evidence(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(doc_id, sent_id) of the first ``evidence`` key (``doc_id:sent_id``; several are
+    ``;``-joined) of each row of ``frame``; sent_id is NaN where a row has no such key.
+
+    >>> [s.tolist() for s in first_evidence(pd.DataFrame({"evidence": ["a:b:1;c:0", ""]}))]
+    [['a:b', ''], [1.0, nan]]
+    """
+    doc_sent = frame["evidence"].astype(str).str.split(";", n=1).str[0].str.rsplit(":", n=1)
+    return doc_sent.str[0], pd.to_numeric(doc_sent.str[1], errors="coerce")
+
+
 def evidence_text(frame: pd.DataFrame, sentences: pd.DataFrame) -> pd.Series:
     """Text of the first ``evidence`` key (``doc_id:sent_id``; several are ``;``-joined) of each
     row of ``frame`` (a table with an ``evidence`` column, such as :func:`comention_table`'s),
@@ -1218,10 +1229,7 @@ def evidence_text(frame: pd.DataFrame, sentences: pd.DataFrame) -> pd.Series:
     >>> evidence_text(pd.DataFrame({"evidence": ["a:1;a:0", "b:0"]}), sentences).tolist()
     ['Two.', nan]
     """
-    first = frame["evidence"].astype(str).str.split(";", n=1).str[0]
-    doc_sent = first.str.rsplit(":", n=1)
-    doc_id = doc_sent.str[0]
-    sent_id = pd.to_numeric(doc_sent.str[1], errors="coerce")
+    doc_id, sent_id = first_evidence(frame)
     shown = sentences[sentences["doc_id"].isin(set(doc_id))]
     texts = pd.Series(shown["text"].to_numpy(), index=pd.MultiIndex.from_arrays(
         [shown["doc_id"].to_numpy(), shown["sent_id"].to_numpy(dtype=np.int64)]))

@@ -18,7 +18,7 @@ import altair as alt
 import networkx as nx
 import pandas as pd
 
-from toolkit.actors import evidence_text
+from toolkit.actors import evidence_text, first_evidence
 from toolkit.charts.core import (
     FADED_OPACITY,
     MAX_OUTLET_PANELS,
@@ -57,8 +57,7 @@ def _with_evidence(frame: pd.DataFrame, articles: pd.DataFrame, sentences: pd.Da
     """``frame`` plus ``evidence_title``, title of the article of the first ``evidence`` key, and,
     when ``frame`` has none (co-mentions carry keys only), ``evidence_text`` from ``sentences``."""
     titles = articles.drop_duplicates("doc_id").set_index("doc_id")["title"] if "title" in articles else pd.Series(dtype=str)
-    first_doc = frame["evidence"].astype(str).str.split(";").str[0].str.rsplit(":", n=1).str[0]
-    frame = frame.assign(evidence_title=first_doc.map(titles).fillna(""))
+    frame = frame.assign(evidence_title=first_evidence(frame)[0].map(titles).fillna(""))
     if "evidence_text" not in frame:
         frame["evidence_text"] = evidence_text(frame, sentences)
     return frame
