@@ -68,6 +68,17 @@ def test_a_warm_run_writes_only_the_new_documents(tmp_path):
     assert len(list(tmp_path.glob("part-*"))) == 2 and set(again["words"]["tag"]) == {"first", "second"}
 
 
+def test_documents_of_an_unreadable_cached_part_are_computed_again(tmp_path):
+    sentences = corpus(10)
+    first = run(sentences, cache_dir=tmp_path)
+    grown = pd.concat([sentences, pd.DataFrame([("new", 0, "a b c d e")], columns=sentences.columns)], ignore_index=True)
+    (next(tmp_path.glob("part-*")) / "long.parquet").write_bytes(b"not parquet")  # its document list still reads
+    out = run(grown, cache_dir=tmp_path, tag="second")
+    assert set(out["words"]["tag"]) == {"second"}
+    pd.testing.assert_frame_equal(out["long"].iloc[:-1], first["long"])
+    assert out["words"]["doc_id"].drop_duplicates().tolist() == [f"d{i:03d}" for i in range(10)] + ["new"]
+
+
 def test_documents_without_output_rows_are_still_cached(tmp_path):
     sentences = pd.DataFrame({"doc_id": ["a", "b"], "sent_id": [0, 0], "text": ["short", "also short"]})
     first = run(sentences, cache_dir=tmp_path)

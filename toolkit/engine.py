@@ -31,7 +31,7 @@ import tempfile
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +152,18 @@ def _subset(frames: Mapping[str, pd.DataFrame], ids: list[str]) -> dict[str, pd.
     return {name: frame[frame["doc_id"].isin(wanted)] for name, frame in frames.items()}
 
 
+def _chunked(doc_ids: list[str], engine: Engine) -> list[list[str]]:
+    """``doc_ids`` in partitions of :meth:`Engine.chunk_size` documents."""
+    size = engine.chunk_size(len(doc_ids))
+    return [doc_ids[i : i + size] for i in range(0, len(doc_ids), size)]
+
+
+def _runs_here(engine: Engine, n_docs: int, n_chunks: int) -> bool:
+    """Whether :func:`_run_chunks` computes ``n_docs`` documents in ``n_chunks`` partitions in
+    this process (no process pool, no cluster)."""
+    return engine.kind == "local" and (engine.workers() == 1 or n_docs < engine.min_parallel_docs or n_chunks == 1)
+
+
 def _run_chunks(func, frames, chunks: list[list[str]], options: dict, engine: Engine,
                 before_pool: Callable[[], None] | None = None) -> list[dict[str, pd.DataFrame]]:
     n_docs = sum(len(c) for c in chunks)
@@ -175,7 +187,7 @@ def _run_chunks(func, frames, chunks: list[list[str]], options: dict, engine: En
                 cluster.close()
     if engine.kind != "local":
         raise ValueError(f"unknown engine '{engine.kind}' (expected 'local' or 'dask')")
-    if engine.workers() == 1 or n_docs < engine.min_parallel_docs or len(chunks) == 1:
+    if _runs_here(engine, n_docs, len(chunks)):
         return [func(_subset(frames, ids), **options) for ids in chunks]
     parts = [_subset(frames, ids) for ids in chunks]
     if before_pool is not None:
@@ -319,7 +331,7 @@ def map_documents(
     each a table with a ``doc_id`` column. ``doc_ids`` fixes the output order. ``salt``
     names everything besides the input rows that the output depends on (stage, code,
     options, data files). With ``cache_dir``, outputs are kept as *parts*
-    (:func:`read_parts`, :func:`write_part`): each run writes one part with the documents it
+    (:func:`part_folders`, :func:`write_part`): each run writes one part with the documents it
     computed, so adding one article to ten thousand writes that article's rows only; parts
     are merged into one when there are more than :data:`MAX_PARTS` or when more than half of
     the stored documents are no longer in the corpus, so the cache does not grow without bound.
@@ -328,20 +340,36 @@ def map_documents(
     for its background writes there).
     """
     options = dict(options or {})
-    keys = doc_keys(frames, doc_ids, salt)
     cache = Path(cache_dir) if cache_dir is not None else None
-    parts = read_parts(cache, outputs) if cache is not None else []
+    folders = part_folders(cache, outputs) if cache is not None else []
+    # each part's document list is small: read here, it tells which documents to compute before
+    # the parts' tables are read
+    listed = {folder: _read_or_none(folder / f"{DOCS_TABLE}.parquet") for folder in folders}
+    keys = doc_keys(frames, doc_ids, salt)
+    stored = {key for table in listed.values() if table is not None for key in table[DOC_KEY]}
+    todo = [d for d in doc_ids if keys[d] not in stored]
+    chunks = _chunked(todo, engine)
+    folders = [folder for folder in folders if listed[folder] is not None]
+    if chunks and folders and _runs_here(engine, len(todo), len(chunks)):
+        # the few documents a re-run computes, computed here while a thread reads the cached parts
+        # (Parquet decoding releases the GIL); no process is forked meanwhile
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsangle-parts") as reader:
+            reading = reader.submit(_read_parts_of, folders, outputs, listed)
+            fresh = _run_chunks(func, frames, chunks, options, engine, before_pool)
+            parts = reading.result()
+    else:
+        parts = _read_parts_of(folders, outputs, listed)
+        fresh = _run_chunks(func, frames, chunks, options, engine, before_pool) if chunks else []
     done = {key for part in parts for key in part[DOCS_TABLE][DOC_KEY]}
     hit_keys = {k for k in keys.values() if k in done}
-    todo = [d for d in doc_ids if keys[d] not in hit_keys]
-    size = engine.chunk_size(len(todo))
-    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-    if chunks:
-        fresh = _run_chunks(func, frames, chunks, options, engine, before_pool)
-    elif not parts:
+    # documents of a part that turned out unreadable are computed now
+    computed = set(todo)
+    late = [d for d in doc_ids if keys[d] not in hit_keys and d not in computed]
+    if late:
+        fresh += _run_chunks(func, frames, _chunked(late, engine), options, engine, before_pool)
+        todo += late
+    if not fresh and not parts:
         fresh = [func(_subset(frames, []), **options)]  # no documents: the function gives the empty tables
-    else:
-        fresh = []
     fresh_tables = {
         name: pd.concat([part[name].assign(**{DOC_KEY: part[name]["doc_id"].map(keys)}) for part in fresh],
                         ignore_index=True) if fresh else None
@@ -388,17 +416,32 @@ def _live(table: pd.DataFrame, documents: pd.DataFrame, remaining: set[str]) -> 
     return table[table[DOC_KEY].isin(wanted)]
 
 
-def read_parts(cache: Path, outputs: list[str]) -> list[dict[str, pd.DataFrame]]:
-    """Every complete part under ``cache`` (``part-*/`` folders holding each output and
-    ``_documents.parquet``), oldest first; incomplete or unreadable parts are ignored."""
+def part_folders(cache: Path, outputs: list[str]) -> list[Path]:
+    """The complete parts under ``cache`` (``part-*/`` folders holding each output and
+    ``_documents.parquet``), oldest first."""
+    folders = sorted(cache.glob("part-*"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    return [folder for folder in folders
+            if all((folder / f"{name}.parquet").is_file() for name in (*outputs, DOCS_TABLE))]
+
+
+def _read_or_none(path: Path) -> pd.DataFrame | None:
+    try:
+        return read_table(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _read_parts_of(folders: list[Path], outputs: list[str], listed: Mapping[Path, pd.DataFrame | None]
+                   ) -> list[dict[str, pd.DataFrame]]:
+    """The tables of each part in ``folders``, by name, oldest first (``listed``: document tables
+    already read, by folder); a part with an unreadable table is left out."""
     parts = []
-    for folder in sorted(cache.glob("part-*"), key=lambda p: (p.stat().st_mtime_ns, p.name)):
-        paths = {name: folder / f"{name}.parquet" for name in (*outputs, DOCS_TABLE)}
-        if all(path.is_file() for path in paths.values()):
-            try:
-                parts.append({name: read_table(path) for name, path in paths.items()})
-            except (OSError, ValueError):
-                continue
+    for folder in folders:
+        part = {name: _read_or_none(folder / f"{name}.parquet") for name in outputs}
+        documents = listed.get(folder)
+        part[DOCS_TABLE] = documents if documents is not None else _read_or_none(folder / f"{DOCS_TABLE}.parquet")
+        if all(table is not None for table in part.values()):
+            parts.append(part)
     return parts
 
 
