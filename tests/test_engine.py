@@ -148,7 +148,7 @@ def test_a_step_beside_this_process_gives_the_table_and_warnings_of_the_same_ste
     import os
 
     def leftovers():
-        return {name for name in os.listdir(tempfile.gettempdir()) if name.startswith("newsangle-beside-")}
+        return {name for name in os.listdir(tempfile.gettempdir()) if name.startswith("newsangle-handoff-")}
 
     sentences = corpus(5)
     before = leftovers()

@@ -40,3 +40,20 @@ def test_flush_raises_what_a_background_write_met(tmp_path):
         store.flush()
     store.flush()  # nothing left pending
     assert not (tmp_path / "broken.parquet").exists() and not (tmp_path / "_stages.json").exists()
+
+
+def test_a_handed_over_table_reads_back_as_its_parquet_file_does(tmp_path):
+    import numpy as np
+
+    from toolkit.store import arrow_table, read_handoff, write_handoff, write_table
+
+    table = pd.DataFrame({
+        "text": ["a", None, "ç€"], "count": np.array([1, 2, 3], dtype=np.int64), "share": [0.5, np.nan, 1.0],
+        "flag": [True, False, True], "outlet": pd.Categorical(["x", "y", "x"]), "small": np.array([1, 2, 3], np.int32),
+        "when": pd.to_datetime(["2024-01-01", None, "2024-03-01"]), "empty": [None, None, None],
+    }, index=[5, 6, 7])
+    write_table(table, tmp_path / "t.parquet")
+    write_handoff(arrow_table(table), tmp_path / "t.arrow")
+    handed = read_handoff(tmp_path / "t.arrow")
+    pd.testing.assert_frame_equal(handed, read_table(tmp_path / "t.parquet"))
+    assert handed.index.equals(pd.RangeIndex(3)) and handed["text"].tolist() == ["a", None, "ç€"]

@@ -493,13 +493,13 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
     libgomp), although ``after_fork`` had set torch to one thread. So the stages that run torch
     run here, one after another, while the forked ones (actors with spaCy, sentiment with VADER)
     never call it: topics beside actors, framing beside sentiment. Each child writes its stage's
-    tables into ``store``'s folder and reports the table names and the warnings it met; this
-    process records each stage under its key in ``keys``, reads the children's tables back and
-    re-issues their warnings, stage by stage in ``jobs`` order. A stage's exception is raised
-    here with a note naming the stage (and a child's traceback); the first failing stage in
-    ``jobs`` order wins, the stages before it stay recorded, and the children are waited for (or
-    stopped on interruption). ``meanwhile`` runs here after the stages run here, before waiting
-    for the children (an exception it raises stops them).
+    tables into ``store``'s folder, hands them to this process (:meth:`ForkedTables.tables`) and
+    reports the table names and the warnings it met; this process records each stage under its
+    key in ``keys`` and re-issues the children's warnings, stage by stage in ``jobs`` order. A
+    stage's exception is raised here with a note naming the stage (and a child's traceback); the
+    first failing stage in ``jobs`` order wins, the stages before it stay recorded, and the
+    children are waited for (or stopped on interruption). ``meanwhile`` runs here after the
+    stages run here, before waiting for the children (an exception it raises stops them).
     """
     here = [name for name in jobs if name in STAGES_ON_TORCH]
     children = {}
@@ -521,6 +521,8 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
             meanwhile()
         for name, child in children.items():
             outcomes[name] = child.outcome()
+            if outcomes[name][1] is None:
+                results[name] = child.tables(outcomes[name][0])
     finally:
         for child in children.values():
             child.stop()
@@ -530,8 +532,6 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
         if error is not None:
             raise error
         store.record(name, keys[name], names)
-        if name not in here:
-            results[name] = store.get(name, keys[name])
     return results
 
 
