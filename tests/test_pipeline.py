@@ -93,7 +93,7 @@ def test_stages_side_by_side_write_the_tables_of_stages_one_after_another(tmp_pa
     one_by_one = []
     toolkit.analyze(RAW, stages=stages, out=tmp_path / "serial", progress=one_by_one.append, engine=Engine(n_jobs=1))
     assert one_by_one == ["corpus", "actors", "sentiment", "framing"]
-    # side-by-side stages hand their tables over through their files: compare with the stored ones
+    # side-by-side stages hand their tables over as Arrow files: compare with the stored Parquet ones
     serial = toolkit.analyze(RAW, stages=stages, out=tmp_path / "serial", engine=Engine(n_jobs=1))
     started = []
     side = toolkit.analyze(RAW, stages=stages, out=tmp_path / "side", progress=started.append,
