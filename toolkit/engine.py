@@ -296,10 +296,10 @@ def beside(func: Callable[..., pd.DataFrame], /, *args: object, fork: bool,
     goes on (``fork``; see :meth:`Engine.forks_beside`), or in this process when asked for.
 
     Yields a function returning the table: through Arrow (:meth:`ForkedTables.tables`), so with
-    the dtypes the pipeline's stored tables have. The child's warnings are issued here and its exception raised here (with
-    a note naming ``func``). ``before_fork`` runs first (e.g. waiting for background writes: a
-    fork while another thread holds a lock can leave the child stuck on it). Leaving the block
-    stops a child still running and removes its files. ``func`` must not use torch (see
+    the dtypes the pipeline's stored tables have. The child's warnings are issued here and its
+    exception raised here (with a note naming ``func``). ``before_fork`` runs first (e.g. waiting
+    for background writes: a fork while another thread holds a lock can leave the child stuck on
+    it). Leaving the block stops a child still running and removes its files. ``func`` must not use torch (see
     :class:`ForkedTables`).
     """
     if not fork:
@@ -441,17 +441,15 @@ def _read_or_none(path: Path) -> pd.DataFrame | None:
         return None
 
 
-def _read_parts_of(folders: list[Path], outputs: list[str], listed: Mapping[Path, pd.DataFrame | None]
+def _read_parts_of(folders: list[Path], outputs: list[str], listed: Mapping[Path, pd.DataFrame]
                    ) -> list[dict[str, pd.DataFrame]]:
-    """The tables of each part in ``folders``, by name, oldest first (``listed``: document tables
-    already read, by folder); a part with an unreadable table is left out."""
+    """The tables of each part in ``folders``, by name, oldest first, with its document table
+    from ``listed`` (already read, by folder); a part with an unreadable table is left out."""
     parts = []
     for folder in folders:
         part = {name: _read_or_none(folder / f"{name}.parquet") for name in outputs}
-        documents = listed.get(folder)
-        part[DOCS_TABLE] = documents if documents is not None else _read_or_none(folder / f"{DOCS_TABLE}.parquet")
         if all(table is not None for table in part.values()):
-            parts.append(part)
+            parts.append({**part, DOCS_TABLE: listed[folder]})
     return parts
 
 
