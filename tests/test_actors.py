@@ -532,5 +532,20 @@ def test_figures_from_the_actor_tables() -> None:
     assert figs[0].alt_text.startswith("Network chart of the ")
     assert "Russia and Vladimir Putin" in figs[0].alt_text
     assert set(figs[1].data["outlet"]) == {"Alpha", "Beta"}
+
+    def marks(node, found):
+        if isinstance(node, dict):
+            if isinstance(node.get("mark"), dict):
+                found.append(node)
+            for value in node.values():
+                marks(value, found)
+        elif isinstance(node, list):
+            for value in node:
+                marks(value, found)
+        return found
+
+    # edges fade by stroke opacity (a rasterised SVG line with plain opacity costs a layer of its own)
+    edges = [m["encoding"] for f in figs[:2] for m in marks(f.chart.to_dict(), []) if m["mark"]["type"] == "rule"]
+    assert len(edges) == 1 + 2 and all("strokeOpacity" in e and "opacity" not in e for e in edges)
     assert "Who appears with Vladimir Putin" in figs[3].chart.to_json()
     assert all(not f.data.empty for f in figs)

@@ -147,6 +147,9 @@ def test_network_layout_is_seeded_order_free_and_drops_dangling_edges():
     assert all(round(v, 4) == v for v in n1["x"])
     s = spec(core.network_chart(nodes, edges, title="Who with whom"))
     assert [layer["mark"]["type"] for layer in s["vconcat"][0]["layer"]] == ["rule", "circle", "text"]
+    # links fade by stroke opacity: an SVG element with plain opacity is rasterised in a layer of its own
+    links = s["vconcat"][0]["layer"][0]["encoding"]
+    assert "strokeOpacity" in links and "opacity" not in links
 
 
 def test_notebook_renderer_gives_svg_and_a_stable_fingerprint():

@@ -82,12 +82,18 @@ def layout(nodes: Sequence[str], edges: pd.DataFrame) -> pd.DataFrame:
 
 def _network_chart(nodes: pd.DataFrame, edges: pd.DataFrame, size: str, *, width: int, max_size: int,
                    max_units: float, max_nodes: float) -> alt.LayerChart:
-    """Edges (width = ``units``) under nodes (area = ``size``), labelled, axes hidden."""
+    """Edges (width = ``units``) under nodes (area = ``size``), labelled, axes hidden.
+
+    Edges fade with ``strokeOpacity``, not ``opacity``: a rule is a stroke alone, so both look the
+    same (PNG pixels within 8/255), but an SVG element with ``opacity`` is drawn into a layer of
+    its own and composited, which made rasterising the per-outlet small multiples (1,600 edges at
+    10,000 articles) take 2.5 s instead of 0.6 s.
+    """
     axis = {"axis": None}
     edge_layer = alt.Chart(edges).mark_rule(color=MUTED_INK).encode(
         x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis), x2="x2:Q", y2="y2:Q",
         strokeWidth=alt.StrokeWidth("units:Q", scale=alt.Scale(domain=[0, max_units], range=[0, 9]), legend=None),
-        opacity=alt.when(alt.datum.units < MIN_UNITS).then(alt.value(0.15)).otherwise(alt.value(0.6)),
+        strokeOpacity=alt.when(alt.datum.units < MIN_UNITS).then(alt.value(0.15)).otherwise(alt.value(0.6)),
         tooltip=[alt.Tooltip("actor_a:N", title="Actor"), alt.Tooltip("actor_b:N", title="with"),
                  alt.Tooltip("units:Q", title="Sentences together"), alt.Tooltip("articles:Q", title="Articles"),
                  alt.Tooltip("pmi:Q", format=".2f", title="PMI"), *_evidence_tooltip()],

@@ -807,7 +807,9 @@ def network_chart(
         x2="x2:Q",
         y2="y2:Q",
         strokeWidth=alt.StrokeWidth(f"{weight}:Q", scale=alt.Scale(range=[0.75, 7]), title=weight),
-        opacity=_faded(n_col, min_n) if n_col is not None else alt.value(0.8),
+        # strokeOpacity, not opacity: the same look for a stroke, but an SVG element with opacity is
+        # drawn into a layer of its own, which made rasterising large networks about 4x slower
+        strokeOpacity=_faded(n_col, min_n) if n_col is not None else alt.value(0.8),
         tooltip=_tooltip(edge_tips, edge_tooltip),
     )
     node_tips = _tooltip([alt.Tooltip(f"{node}:N"), alt.Tooltip(f"{size}:Q")], node_tooltip)
