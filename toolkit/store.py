@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 STATE_FILE = "_stages.json"
@@ -63,19 +64,17 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def write_handoff(table: pa.Table, path: Path) -> None:
-    """Write an :func:`arrow_table` as an uncompressed Arrow IPC file, for another process of the
-    same run to read (:func:`read_handoff`), never to keep: no encoding or compression to undo, so
-    the reader gets the same DataFrame as from the Parquet file in a third of the time (1.3 s →
-    0.5 s for the two million co-mention rows of 10,000 articles)."""
+    """Write an :func:`arrow_table` as an uncompressed Feather (Arrow IPC) file, for another
+    process of the same run to read (:func:`read_handoff`), never to keep: no encoding or
+    compression to undo, so the reader gets the same DataFrame as from the Parquet file in a third
+    of the time (1.3 s → 0.5 s for the two million co-mention rows of 10,000 articles)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    feather.write_feather(table, path, compression="uncompressed")
 
 
 def read_handoff(path: Path) -> pd.DataFrame:
     """The DataFrame of a :func:`write_handoff` file (memory-mapped while it is converted)."""
-    with pa.memory_map(str(path)) as source:
-        return pa.ipc.open_file(source).read_all().to_pandas()
+    return feather.read_table(path, memory_map=True).to_pandas()
 
 
 class StageStore:
