@@ -286,8 +286,9 @@ def prominence_figure(prominence: pd.DataFrame, articles: pd.DataFrame, outlets:
 def figures(tables: Mapping[str, pd.DataFrame]) -> list[Figure]:
     """Co-mention network, per-outlet networks, co-mention matrix, ego view, prominence by outlet.
 
-    Reads ``actors``, ``comentions`` (level ``sentence``), ``actor_prominence``,
-    ``articles`` (outlet, title) and ``sentences`` (the text of each co-mention's first evidence key). Returns no figure for a table that is empty.
+    Reads ``actors``, ``comentions`` (level ``sentence``), ``actor_prominence``, ``articles``
+    (outlet, title) and ``sentences`` (the text of each co-mention's first evidence key). Returns
+    no figure for a table that is empty.
     """
     articles = tables["articles"]
     outlets = sorted(articles["outlet"].fillna("unknown").astype(str).unique())
