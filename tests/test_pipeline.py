@@ -132,6 +132,35 @@ def test_a_stage_failing_in_its_own_process_raises_here_naming_it_and_keeps_its_
     assert "sentiment" in recorded and "framing" not in recorded  # the stage that finished is kept
 
 
+def test_a_forked_stage_is_recorded_only_once_its_parquet_files_are_written(tmp_path, monkeypatch):
+    """A forked stage hands its tables over first and writes its Parquet files while this process
+    goes on; a failure while writing them is raised here, naming the stage, and the stage is not
+    recorded, so the next run computes it again instead of reading a missing or stale file."""
+    import toolkit.engine
+    from toolkit.engine import Engine
+
+    engine = Engine(n_jobs=2, min_parallel_docs=1)
+    write_table = toolkit.engine.write_table
+
+    def disk_full(table, path):
+        """The stage tables' files fail (the per-document cache parts do not)."""
+        if path.parent == tmp_path:
+            raise OSError(f"no space left to write {path.name}")
+        write_table(table, path)
+
+    monkeypatch.setattr(toolkit.engine, "write_table", disk_full)  # the forked child writes with it
+    with pytest.raises(OSError, match="no space left to write") as raised:
+        toolkit.analyze(RAW, stages=["sentiment", "framing"], out=tmp_path, engine=engine)
+    assert any("the sentiment stage" in note for note in raised.value.__notes__)
+    recorded = json.loads((tmp_path / "_stages.json").read_text())
+    assert "framing" in recorded and "sentiment" not in recorded
+    monkeypatch.undo()
+    again = toolkit.analyze(RAW, stages=["sentiment", "framing"], out=tmp_path, engine=engine)
+    assert sorted(json.loads((tmp_path / "_stages.json").read_text())) == ["corpus", "framing", "sentiment"]
+    stored = toolkit.analyze(RAW, stages=["sentiment", "framing"], out=tmp_path, engine=engine)
+    pd.testing.assert_frame_equal(stored["sentiment_by"], again["sentiment_by"])
+
+
 def test_a_wave_with_one_stage_left_to_compute_runs_it_here(tmp_path):
     from toolkit.engine import Engine
 

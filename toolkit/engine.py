@@ -202,16 +202,17 @@ def _apply_options(func: Callable, part: Mapping[str, pd.DataFrame], options: di
 
 class ForkedTables:
     """``func(**kwargs)``, a dict of tables, computed in a forked process while this process goes
-    on; the child writes each table to ``folder/<name>.parquet`` (:func:`~toolkit.store.write_table`;
-    ``folder`` None: no Parquet) and hands it to this process (:meth:`tables`) as an Arrow IPC file
-    (:func:`~toolkit.store.write_handoff`), which reads back in a third of the time.
+    on; the child hands each table to this process (:meth:`tables`) as an Arrow IPC file
+    (:func:`~toolkit.store.write_handoff`), which reads back in a third of the time, and then
+    writes it to ``folder/<name>.parquet`` (:func:`~toolkit.store.write_table`; ``folder`` None:
+    no Parquet) while this process goes on with the tables.
 
     The child inherits the arguments instead of receiving a pickled copy (gigabytes of tables at
     10,000 articles) and starts with :func:`~toolkit.models.after_fork`; it must not use torch,
     whose GNU OpenMP pool hangs in a process forked after its parent used it. :meth:`outcome`
-    waits for the child; :meth:`stop` ends one still running. Hand-written because process pools
-    pickle their arguments and their workers may not start the per-document process pools of a
-    pipeline stage.
+    waits for the tables, :meth:`written` for the Parquet files; :meth:`stop` ends a child still
+    running. Hand-written because process pools pickle their arguments and their workers may not
+    start the per-document process pools of a pipeline stage.
     """
 
     def __init__(self, func: Callable[..., Mapping[str, pd.DataFrame]], kwargs: Mapping[str, object],
@@ -228,20 +229,35 @@ class ForkedTables:
         self._child.start()
         send.close()
 
-    def outcome(self) -> tuple[list[str], BaseException | None, list[tuple]]:
-        """Wait for the child: (names of the tables it wrote, its exception or None, the warnings it
-        met as (category, message, filename, lineno)). The exception carries a note naming
-        ``label`` and the child's traceback."""
+    def _reply(self) -> tuple[str, object, str, list[tuple]]:
         try:
-            status, payload, trace, caught = self._receive.recv()
+            return self._receive.recv()
         except EOFError:
-            ended = RuntimeError(f"{self.label}'s process ended without a result")
-            status, payload, trace, caught = "error", ended, "", []
+            return "error", RuntimeError(f"{self.label}'s process ended without a result"), "", []
+
+    def _failed(self, error: BaseException, trace: str) -> BaseException:
         self._child.join()
+        error.add_note(f"(raised in {self.label}, run in its own process)\n{trace}".rstrip())
+        return error
+
+    def outcome(self) -> tuple[list[str], BaseException | None, list[tuple]]:
+        """Wait for the child's tables: (names of the tables it handed over, its exception or None,
+        the warnings it met as (category, message, filename, lineno)). The exception carries a
+        note naming ``label`` and the child's traceback."""
+        status, payload, trace, caught = self._reply()
         if status == "error":
-            payload.add_note(f"(raised in {self.label}, run in its own process)\n{trace}".rstrip())
-            return [], payload, caught
+            return [], self._failed(payload, trace), caught
         return payload, None, caught
+
+    def written(self) -> BaseException | None:
+        """After :meth:`outcome` reported the tables: wait until the child has written their
+        Parquet files and ended; None, or the exception writing raised (with a note as for
+        :meth:`outcome`)."""
+        status, payload, trace, _ = self._reply()
+        if status == "error":
+            return self._failed(payload, trace)
+        self._child.join()
+        return None
 
     def tables(self, names: Iterable[str]) -> dict[str, pd.DataFrame]:
         """The tables ``names`` the child handed over (after :meth:`outcome` reported them)."""
@@ -252,30 +268,45 @@ class ForkedTables:
         if self._child.is_alive():
             self._child.terminate()
             self._child.join()
+        self.release()
+
+    def release(self) -> None:
+        """Remove the tables the child handed over (once read), leaving the child running."""
         shutil.rmtree(self._handoff, ignore_errors=True)
 
 
 def _forked_body(send, func: Callable[..., Mapping[str, pd.DataFrame]], kwargs: Mapping[str, object],
                  folder: Path | None, handoff: Path) -> None:
-    """Body of a :class:`ForkedTables` child: compute, write the tables, report back."""
+    """Body of a :class:`ForkedTables` child: compute, hand the tables over, report back, then
+    write the Parquet files and report again."""
     after_fork()
+    arrows: dict[str, pa.Table] = {}
     with warnings.catch_warnings(record=True) as caught:
         try:
-            tables = func(**kwargs)
-            for name, table in tables.items():
-                arrow = arrow_table(table)
-                if folder is not None:
-                    write_table(arrow, folder / f"{name}.parquet")
-                write_handoff(arrow, handoff / f"{name}.arrow")
-            reply = ("ok", sorted(tables), "")
+            for name, table in func(**kwargs).items():
+                arrows[name] = arrow_table(table)
+                write_handoff(arrows[name], handoff / f"{name}.arrow")
+            reply = ("ok", sorted(arrows), "")
         except Exception as exc:  # reported to the parent, which raises it
             reply = ("error", exc, traceback.format_exc())
-    notes = [(w.category, str(w.message), w.filename, w.lineno) for w in caught]
+    _send(send, reply, [(w.category, str(w.message), w.filename, w.lineno) for w in caught])
+    if reply[0] == "ok":
+        try:
+            for name, arrow in arrows.items():
+                if folder is not None:
+                    write_table(arrow, folder / f"{name}.parquet")
+            reply = ("written", None, "")
+        except Exception as exc:
+            reply = ("error", exc, traceback.format_exc())
+        _send(send, reply, [])
+    send.close()
+
+
+def _send(send, reply: tuple[str, object, str], notes: list[tuple]) -> None:
     try:
         send.send((*reply, notes))
     except Exception:  # an exception that does not pickle: its type and message do
         send.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}"), reply[2], notes))
-    send.close()
 
 
 def reissue(caught: list[tuple]) -> None:

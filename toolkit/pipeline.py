@@ -376,6 +376,7 @@ def analyze(
     )
     cache_dir = Path(out) / "cache" if out is not None else None
     wait = store.flush if store else None  # stage tables are written while the next stage runs
+    still_writing: list[StillWriting] = []  # forked stages writing their tables while the next stage runs
     try:
         tables = store.get("corpus", key) if store else None
         if tables is None:
@@ -443,13 +444,19 @@ def analyze(
             if len(todo) > 1:
                 store.flush()  # a fork while the writer thread holds a lock could leave a child stuck on it
                 later = [name for next_wave in waves[number + 1:] for name in next_wave]
-                results.update(run_side_by_side(todo, store, keys, meanwhile=early_parts(later)))
+                tables_of, writing = run_side_by_side(todo, store, keys, meanwhile=early_parts(later))
+                results.update(tables_of)
+                still_writing.append(writing)
             else:  # at most one stage of the wave left to compute
                 for name, job in todo.items():
                     run_here(name, job)
         for name, _ in ANALYSES:
             tables.update(results.get(name, {}))
+        for writing in still_writing:
+            writing.settle()
     finally:
+        for writing in still_writing:
+            writing.stop()
         if store:
             store.flush()
     return Corpus(tables, stages=("corpus", *(name for name, _ in ANALYSES if name in wanted)))
@@ -482,9 +489,11 @@ def stage_tables(corpus: Mapping[str, pd.DataFrame], results: Mapping[str, Mappi
 
 
 def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mapping[str, str], *,
-                     meanwhile: Callable[[], None] | None = None) -> dict[str, dict[str, pd.DataFrame]]:
+                     meanwhile: Callable[[], None] | None = None,
+                     ) -> tuple[dict[str, dict[str, pd.DataFrame]], StillWriting]:
     """Run several stages at once, those of :data:`STAGES_ON_TORCH` in this process and each
-    other one in a forked process (:class:`toolkit.engine.ForkedTables`), and return their tables.
+    other one in a forked process (:class:`toolkit.engine.ForkedTables`); return their tables and
+    the forked stages still writing their Parquet files (:class:`StillWriting`).
 
     ``jobs`` maps a stage name to its :func:`run_stage` arguments, in pipeline order. GNU
     OpenMP, torch's thread pool, cannot be used again in a process forked after its parent used
@@ -492,17 +501,18 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
     that had embedded before waited forever inside torch's ``index_select`` (py-spy: blocked in
     libgomp), although ``after_fork`` had set torch to one thread. So the stages that run torch
     run here, one after another, while the forked ones (actors with spaCy, sentiment with VADER)
-    never call it: topics beside actors, framing beside sentiment. Each child writes its stage's
-    tables into ``store``'s folder, hands them to this process (:meth:`ForkedTables.tables`) and
-    reports the table names and the warnings it met; this process records each stage under its
-    key in ``keys`` and re-issues the children's warnings, stage by stage in ``jobs`` order. A
-    stage's exception is raised here with a note naming the stage (and a child's traceback); the
-    first failing stage in ``jobs`` order wins, the stages before it stay recorded, and the
-    children are waited for (or stopped on interruption). ``meanwhile`` runs here after the
-    stages run here, before waiting for the children (an exception it raises stops them).
+    never call it: topics beside actors, framing beside sentiment. Each child hands its stage's
+    tables to this process (:meth:`ForkedTables.tables`) with the warnings it met, then writes
+    them into ``store``'s folder while this process goes on; this process re-issues the
+    children's warnings stage by stage in ``jobs`` order and records each stage under its key in
+    ``keys`` once its files are written (the stages run here now, the forked ones by
+    :meth:`StillWriting.settle`). A stage's exception is raised here with a note naming the stage
+    (and a child's traceback); the first failing stage in ``jobs`` order wins, the stages before
+    it are recorded (once written), and the other children are stopped. ``meanwhile`` runs here
+    after the stages run here, before waiting for the children (an exception it raises stops them).
     """
     here = [name for name in jobs if name in STAGES_ON_TORCH]
-    children = {}
+    children: dict[str, ForkedTables] = {}
     outcomes: dict[str, tuple[list[str], BaseException | None, list[tuple]]] = {}
     results: dict[str, dict[str, pd.DataFrame]] = {}
     try:
@@ -523,16 +533,61 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
             outcomes[name] = child.outcome()
             if outcomes[name][1] is None:
                 results[name] = child.tables(outcomes[name][0])
+            child.release()
+    except BaseException:
+        for child in children.values():
+            child.stop()
+        raise
+    writing = StillWriting(store, keys)
+    try:
+        for name in jobs:
+            names, error, caught = outcomes[name]
+            reissue(caught)
+            if error is not None:
+                writing.settle()
+                raise error
+            if name in children:
+                writing.add(name, children.pop(name), names)
+            else:
+                store.record(name, keys[name], names)
     finally:
         for child in children.values():
             child.stop()
-    for name in jobs:
-        names, error, caught = outcomes[name]
-        reissue(caught)
-        if error is not None:
-            raise error
-        store.record(name, keys[name], names)
-    return results
+    return results, writing
+
+
+class StillWriting:
+    """Stages computed in forked processes (:func:`run_side_by_side`) whose tables this process
+    already has while the children still write the Parquet files: :meth:`settle` waits for them
+    and records each stage in ``store`` under its key in ``keys``."""
+
+    def __init__(self, store: StageStore, keys: Mapping[str, str]):
+        self.store, self.keys = store, keys
+        self._children: dict[str, tuple[ForkedTables, list[str]]] = {}
+
+    def add(self, name: str, child: ForkedTables, tables: list[str]) -> None:
+        """Stage ``name`` is written by ``child``, which handed over ``tables``."""
+        self._children[name] = (child, tables)
+
+    def settle(self) -> None:
+        """Wait for each child in the order added and record its stage; raise the first error a
+        child met writing (the stages before it stay recorded, the children after it are stopped)."""
+        try:
+            while self._children:
+                name = next(iter(self._children))
+                child, tables = self._children.pop(name)
+                error = child.written()
+                if error is not None:
+                    raise error
+                self.store.record(name, self.keys[name], tables)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """End the children not settled yet, recording nothing."""
+        for child, _ in self._children.values():
+            child.stop()
+        self._children.clear()
 
 
 def load_corpus(

@@ -44,8 +44,9 @@ def files_fingerprint(paths: Iterable[Path]) -> str:
 
 
 def arrow_table(df: pd.DataFrame) -> pa.Table:
-    """The Arrow table :func:`write_table` and :func:`write_handoff` write for ``df`` (no index)."""
-    return pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    """The Arrow table :func:`write_table` and :func:`write_handoff` write for ``df`` (no index:
+    ``preserve_index=False`` leaves it out, so the frame is not copied to drop it first)."""
+    return pa.Table.from_pandas(df, preserve_index=False)
 
 
 def write_table(df: pd.DataFrame | pa.Table, path: Path) -> None:
