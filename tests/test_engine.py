@@ -5,7 +5,7 @@ import tempfile
 import pandas as pd
 import pytest
 
-from toolkit.engine import Engine, beside, doc_keys, map_documents
+from toolkit.engine import Digests, Engine, beside, doc_keys, map_documents
 
 
 def word_counts(frames, *, tag):
@@ -175,3 +175,22 @@ def test_steps_fork_beside_only_for_a_local_engine_on_several_cores_and_a_large_
     assert not Engine(n_jobs=2, min_parallel_docs=10).forks_beside(9)
     assert not Engine(n_jobs=1, min_parallel_docs=0).forks_beside(10)
     assert not Engine(kind="dask", n_jobs=2, min_parallel_docs=0).forks_beside(10)
+
+
+def test_digests_kept_for_a_run_give_the_same_keys_and_hash_each_frame_once(monkeypatch):
+    import toolkit.engine
+
+    sentences = corpus(6)
+    hashed = []
+    frame_digests = toolkit.engine._frame_digests
+    monkeypatch.setattr(toolkit.engine, "_frame_digests", lambda frame: hashed.append(frame) or frame_digests(frame))
+    ids = sentences["doc_id"].unique().tolist()
+    digests = Digests()
+    first = doc_keys({"sentences": sentences}, ids, "stage a", digests=digests)
+    second = doc_keys({"sentences": sentences}, ids, "stage b", digests=digests)
+    assert len(hashed) == 1
+    assert first == doc_keys({"sentences": sentences}, ids, "stage a")
+    assert second == doc_keys({"sentences": sentences}, ids, "stage b")
+    copy = sentences.copy()
+    assert doc_keys({"sentences": copy}, ids, "stage a", digests=digests) == first
+    assert len(hashed) == 4 and hashed[-1] is copy  # another frame is another frame, even when equal

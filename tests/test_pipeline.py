@@ -161,6 +161,25 @@ def test_a_forked_stage_is_recorded_only_once_its_parquet_files_are_written(tmp_
     pd.testing.assert_frame_equal(stored["sentiment_by"], again["sentiment_by"])
 
 
+def test_a_run_hashes_the_corpus_sentences_once_for_all_the_stages_that_read_them(tmp_path, monkeypatch):
+    """actors, sentiment, framing and framing's early part each key their per-document cache by
+    the rows of the corpus's sentences; one run hashes that table once (toolkit.engine.Digests)."""
+    import toolkit.engine
+    from toolkit.engine import Engine
+    from toolkit.segment import SENTENCE_COLUMNS
+
+    hashed = []
+    frame_digests = toolkit.engine._frame_digests
+
+    def counting(frame):
+        hashed.append(list(frame.columns))
+        return frame_digests(frame)
+
+    monkeypatch.setattr(toolkit.engine, "_frame_digests", counting)
+    toolkit.analyze(RAW, stages=["actors", "sentiment", "framing"], out=tmp_path, engine=Engine(n_jobs=1))
+    assert hashed.count(SENTENCE_COLUMNS) == 1
+
+
 def test_a_wave_with_one_stage_left_to_compute_runs_it_here(tmp_path):
     from toolkit.engine import Engine
 

@@ -83,7 +83,8 @@ class Engine:
         return max(1, min(self.chunk_docs, -(-n_docs // (4 * self.workers()))))
 
 
-def doc_keys(frames: Mapping[str, pd.DataFrame], doc_ids: list[str], salt: str) -> dict[str, str]:
+def doc_keys(frames: Mapping[str, pd.DataFrame], doc_ids: list[str], salt: str, *,
+             digests: Digests | None = None) -> dict[str, str]:
     """A content key per document: hash of ``salt`` and the document's rows, in order, in every frame.
 
     Each column is reduced to bytes once (strings: Arrow's UTF-8 data and offsets; numbers and
@@ -91,12 +92,32 @@ def doc_keys(frames: Mapping[str, pd.DataFrame], doc_ids: list[str], salt: str) 
     slice of those bytes its rows occupy, so reordering, moving a boundary between two strings or
     changing one value changes the key. Hand-written because the pandas route (a row hash of every
     row, then a per-document combination) hashed each sentence's text through Python objects: 1.5 s
-    for the 468,000 sentences of 10,000 articles, paid by every stage of every run.
+    for the 468,000 sentences of 10,000 articles, paid by every stage of every run. ``digests``
+    keeps each frame's per-document digests for the stages after this one (:class:`Digests`).
     """
-    per_frame = [(name, _frame_digests(frames[name])) for name in sorted(frames)]
+    digest = digests.of if digests is not None else _frame_digests
+    per_frame = [(name, digest(frames[name])) for name in sorted(frames)]
     empty = ("", 0)
     return {doc_id: fingerprint(salt, doc_id, *[(name, *digests.get(doc_id, empty)) for name, digests in per_frame])
             for doc_id in doc_ids}
+
+
+class Digests:
+    """The per-document digests :func:`doc_keys` computes, kept for the length of a run, so the
+    stages that read the same table hash it once: every analysis stage reads ``sentences``
+    (0.34 s to hash at 10,000 articles). A frame is known by identity and kept alive here, so it
+    must not change while the run lasts (stages return new tables, never modify their inputs).
+    A process forked later inherits the digests known when it starts."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[pd.DataFrame, dict[str, tuple[str, int]]]] = {}
+
+    def of(self, frame: pd.DataFrame) -> dict[str, tuple[str, int]]:
+        """doc_id -> (digest of that document's rows, number of rows) of ``frame``."""
+        known = self._known.get(id(frame))
+        if known is None or known[0] is not frame:
+            known = self._known[id(frame)] = (frame, _frame_digests(frame))
+        return known[1]
 
 
 def _frame_digests(frame: pd.DataFrame) -> dict[str, tuple[str, int]]:
@@ -365,6 +386,7 @@ def map_documents(
     engine: Engine = Engine(),
     options: Mapping[str, object] | None = None,
     before_pool: Callable[[], None] | None = None,
+    digests: Digests | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run a per-document function over every document, reusing cached outputs.
 
@@ -378,7 +400,7 @@ def map_documents(
     the stored documents are no longer in the corpus, so the cache does not grow without bound.
     ``before_pool`` is called before a local process pool starts (workers are forked, and a
     fork while another thread holds a lock can leave the child stuck on it: the pipeline waits
-    for its background writes there).
+    for its background writes there). ``digests``: the run's :class:`Digests` (see :func:`doc_keys`).
     """
     options = dict(options or {})
     cache = Path(cache_dir) if cache_dir is not None else None
@@ -386,7 +408,7 @@ def map_documents(
     # each part's document list is small: read here, it tells which documents to compute before
     # the parts' tables are read
     listed = {folder: _read_or_none(folder / f"{DOCS_TABLE}.parquet") for folder in folders}
-    keys = doc_keys(frames, doc_ids, salt)
+    keys = doc_keys(frames, doc_ids, salt, digests=digests)
     stored = {key for table in listed.values() if table is not None for key in table[DOC_KEY]}
     todo = [d for d in doc_ids if keys[d] not in stored]
     chunks = _chunked(todo, engine)

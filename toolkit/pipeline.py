@@ -37,7 +37,7 @@ from .corpus import (
     relative_source_paths,
 )
 from .dedup import PairCache, derivations_from, evaluate_pairs, mark_derivations, rewrite_diff, signatures
-from .engine import Engine, ForkedTables, map_documents, reissue
+from .engine import Digests, Engine, ForkedTables, map_documents, reissue
 from .models import BACKEND_ENV
 from .report import outlet_summary, removal_reasons, removed_by_reason
 from .segment import split_sentences
@@ -232,6 +232,7 @@ def run_stage(
     salt: str,
     before_pool: Callable[[], None] | None = None,
     early_tables: Mapping[str, pd.DataFrame] | None = None,
+    digests: Digests | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run one analysis stage.
 
@@ -243,7 +244,7 @@ def run_stage(
     ``document_step`` (and ``run``) chosen from the whole corpus, e.g. a cheaper method
     above a corpus size; they are part of the per-document cache key. A module with an
     ``early`` part (see :func:`run_early`) gets its tables as ``early_tables``: those given, or
-    computed here. ``before_pool``: see :func:`toolkit.engine.map_documents`.
+    computed here. ``before_pool`` and ``digests``: see :func:`toolkit.engine.map_documents`.
     """
     module = importlib.import_module(module_name)
     options: dict = {"data_dir": data_dir, "cache_dir": cache_dir}
@@ -255,11 +256,12 @@ def run_stage(
                                           salt=fingerprint(salt, sorted(chosen.items())),
                                           cache_dir=cache_dir / name if cache_dir is not None else None,
                                           engine=engine, options={"data_dir": data_dir, **chosen},
-                                          before_pool=before_pool)
+                                          before_pool=before_pool, digests=digests)
         options.update(chosen)
     if hasattr(module, "early"):
         options["early_tables"] = early_tables if early_tables is not None else run_early(
-            module_name, tables, cache_dir=cache_dir, engine=engine, salt=salt, before_pool=before_pool)
+            module_name, tables, cache_dir=cache_dir, engine=engine, salt=salt, before_pool=before_pool,
+            digests=digests)
     return module.run(tables, **options)
 
 
@@ -271,6 +273,7 @@ def run_early(
     engine: Engine,
     salt: str,
     before_pool: Callable[[], None] | None = None,
+    digests: Digests | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The ``early`` part of a stage: the tables it makes from the corpus tables alone, so the
     pipeline can compute them while the stages it depends on still run.
@@ -285,7 +288,7 @@ def run_early(
     precomputed = map_step(module.early_document_step, module.EARLY_INPUTS, module.EARLY_OUTPUTS, tables,
                            salt=fingerprint(salt, "early"),
                            cache_dir=cache_dir / f"{name}-early" if cache_dir is not None else None, engine=engine,
-                           before_pool=before_pool)
+                           before_pool=before_pool, digests=digests)
     return module.early(tables, precomputed=precomputed, engine=engine, before_fork=before_pool)
 
 
@@ -300,13 +303,14 @@ def map_step(
     engine: Engine,
     options: Mapping[str, object] | None = None,
     before_pool: Callable[[], None] | None = None,
+    digests: Digests | None = None,
 ) -> dict[str, pd.DataFrame]:
     """A stage's per-document ``step`` mapped over every article of ``tables`` in order
     (:func:`toolkit.engine.map_documents`), reading the ``inputs`` among ``tables`` and giving
     ``outputs``."""
     return map_documents(step, {k: tables[k] for k in inputs if k in tables}, outputs=list(outputs),
                          doc_ids=tables["articles"]["doc_id"].tolist(), salt=salt, cache_dir=cache_dir,
-                         engine=engine, options=options, before_pool=before_pool)
+                         engine=engine, options=options, before_pool=before_pool, digests=digests)
 
 
 def _resolve(paths, manifest, data_dir) -> tuple[list[Path], Path | None, Path]:
@@ -377,6 +381,7 @@ def analyze(
     cache_dir = Path(out) / "cache" if out is not None else None
     wait = store.flush if store else None  # stage tables are written while the next stage runs
     still_writing: list[StillWriting] = []  # forked stages writing their tables while the next stage runs
+    digests = Digests()  # every stage reads the corpus's sentences: hashed once per run
     try:
         tables = store.get("corpus", key) if store else None
         if tables is None:
@@ -416,7 +421,7 @@ def analyze(
                         continue
                     try:
                         early[name] = run_early(modules[name], tables, cache_dir=cache_dir, engine=engine,
-                                                salt=salt_of(name))
+                                                salt=salt_of(name), digests=digests)
                     except Exception as exc:
                         exc.add_note(f"(raised in the {name} stage's early part, run beside an earlier stage)")
                         raise
@@ -436,7 +441,8 @@ def analyze(
                     results[name] = cached
                     continue
                 job = dict(module_name=modules[name], tables=stage_tables(tables, results, name), data_dir=data_dir,
-                           cache_dir=cache_dir, engine=engine, salt=salt_of(name), early_tables=early.pop(name, None))
+                           cache_dir=cache_dir, engine=engine, salt=salt_of(name), early_tables=early.pop(name, None),
+                           digests=digests)
                 if together:
                     todo[name] = job
                 else:
