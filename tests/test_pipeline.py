@@ -143,8 +143,8 @@ def test_a_forked_stage_is_recorded_only_once_its_parquet_files_are_written(tmp_
     write_table = toolkit.engine.write_table
 
     def disk_full(table, path):
-        """The stage tables' files fail (the per-document cache parts do not)."""
-        if path.parent == tmp_path:
+        """One of the sentiment stage's tables fails to be written."""
+        if path == tmp_path / "sentiment_by.parquet":
             raise OSError(f"no space left to write {path.name}")
         write_table(table, path)
 
@@ -153,7 +153,7 @@ def test_a_forked_stage_is_recorded_only_once_its_parquet_files_are_written(tmp_
         toolkit.analyze(RAW, stages=["sentiment", "framing"], out=tmp_path, engine=engine)
     assert any("the sentiment stage" in note for note in raised.value.__notes__)
     recorded = json.loads((tmp_path / "_stages.json").read_text())
-    assert "framing" in recorded and "sentiment" not in recorded
+    assert "corpus" in recorded and "framing" in recorded and "sentiment" not in recorded
     monkeypatch.undo()
     again = toolkit.analyze(RAW, stages=["sentiment", "framing"], out=tmp_path, engine=engine)
     assert sorted(json.loads((tmp_path / "_stages.json").read_text())) == ["corpus", "framing", "sentiment"]
@@ -264,4 +264,20 @@ def test_an_early_part_failing_beside_an_earlier_stage_raises_naming_its_stage(t
         toolkit.analyze(RAW, stages=["actors", "framing", "topics"], out=tmp_path,
                         engine=Engine(n_jobs=2, min_parallel_docs=1))
     assert any("framing stage's early part" in note for note in raised.value.__notes__)
-    assert "framing" not in json.loads((tmp_path / "_stages.json").read_text())
+    recorded = json.loads((tmp_path / "_stages.json").read_text())
+    assert "framing" not in recorded and "corpus" in recorded  # the corpus tables, written beside, are kept
+
+
+def test_a_stage_failing_in_a_later_wave_keeps_the_tables_of_the_stages_before_it(tmp_path, monkeypatch):
+    """Forked stages write their Parquet files while the next wave runs; when that wave fails, they
+    are still waited for and recorded, so the next run reads them instead of computing again."""
+    import toolkit.framing
+    from toolkit.engine import Engine
+
+    def fail(tables, **options):
+        raise ValueError("framing broke")
+
+    monkeypatch.setattr(toolkit.framing, "run", fail)
+    with pytest.raises(ValueError, match="framing broke"):
+        toolkit.analyze(RAW, out=tmp_path, engine=Engine(n_jobs=2, min_parallel_docs=1))
+    assert sorted(json.loads((tmp_path / "_stages.json").read_text())) == ["actors", "corpus", "sentiment", "topics"]

@@ -232,18 +232,20 @@ class ForkedTables:
     10,000 articles) and starts with :func:`~toolkit.models.after_fork`; it must not use torch,
     whose GNU OpenMP pool hangs in a process forked after its parent used it. :meth:`outcome`
     waits for the tables, :meth:`written` for the Parquet files; :meth:`stop` ends a child still
-    running. Hand-written because process pools pickle their arguments and their workers may not
-    start the per-document process pools of a pipeline stage.
+    running. ``hand_over`` False: the child reports the tables' names and writes the Parquet
+    files only (tables this process already has, written while it goes on). Hand-written because
+    process pools pickle their arguments and their workers may not start the per-document process
+    pools of a pipeline stage.
     """
 
     def __init__(self, func: Callable[..., Mapping[str, pd.DataFrame]], kwargs: Mapping[str, object],
-                 folder: Path | None, *, label: str):
+                 folder: Path | None, *, label: str, hand_over: bool = True):
         self.label = label
         context = mp.get_context("fork")
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # or the child would write out this process's unflushed output again
         self._receive, send = context.Pipe(duplex=False)
-        self._handoff = Path(tempfile.mkdtemp(prefix="newsangle-handoff-"))
+        self._handoff = Path(tempfile.mkdtemp(prefix="newsangle-handoff-")) if hand_over else None
         self._child = context.Process(target=_forked_body, name=f"newsangle-{label}",
                                       args=(send, func, kwargs, Path(folder) if folder is not None else None,
                                             self._handoff))
@@ -293,29 +295,32 @@ class ForkedTables:
 
     def release(self) -> None:
         """Remove the tables the child handed over (once read), leaving the child running."""
-        shutil.rmtree(self._handoff, ignore_errors=True)
+        if self._handoff is not None:
+            shutil.rmtree(self._handoff, ignore_errors=True)
 
 
 def _forked_body(send, func: Callable[..., Mapping[str, pd.DataFrame]], kwargs: Mapping[str, object],
-                 folder: Path | None, handoff: Path) -> None:
-    """Body of a :class:`ForkedTables` child: compute, hand the tables over, report back, then
-    write the Parquet files and report again."""
+                 folder: Path | None, handoff: Path | None) -> None:
+    """Body of a :class:`ForkedTables` child: compute, hand the tables over (unless ``handoff``
+    is None), report back, then write the Parquet files and report again."""
     after_fork()
-    arrows: dict[str, pa.Table] = {}
+    tables: dict[str, pd.DataFrame | pa.Table] = {}
     with warnings.catch_warnings(record=True) as caught:
         try:
-            for name, table in func(**kwargs).items():
-                arrows[name] = arrow_table(table)
-                write_handoff(arrows[name], handoff / f"{name}.arrow")
-            reply = ("ok", sorted(arrows), "")
+            tables = dict(func(**kwargs))
+            for name, table in tables.items():
+                if handoff is not None:
+                    tables[name] = arrow_table(table)
+                    write_handoff(tables[name], handoff / f"{name}.arrow")
+            reply = ("ok", sorted(tables), "")
         except Exception as exc:  # reported to the parent, which raises it
             reply = ("error", exc, traceback.format_exc())
     _send(send, reply, [(w.category, str(w.message), w.filename, w.lineno) for w in caught])
     if reply[0] == "ok":
         try:
-            for name, arrow in arrows.items():
+            for name, table in tables.items():
                 if folder is not None:
-                    write_table(arrow, folder / f"{name}.parquet")
+                    write_table(table, folder / f"{name}.parquet")
             reply = ("written", None, "")
         except Exception as exc:
             reply = ("error", exc, traceback.format_exc())
