@@ -318,9 +318,8 @@ def _forked_body(send, func: Callable[..., Mapping[str, pd.DataFrame]], kwargs: 
     _send(send, reply, [(w.category, str(w.message), w.filename, w.lineno) for w in caught])
     if reply[0] == "ok":
         try:
-            for name, table in tables.items():
-                if folder is not None:
-                    write_table(table, folder / f"{name}.parquet")
+            for name, table in tables.items() if folder is not None else ():
+                write_table(table, folder / f"{name}.parquet")
             reply = ("written", None, "")
         except Exception as exc:
             reply = ("error", exc, traceback.format_exc())
