@@ -194,3 +194,43 @@ def test_digests_kept_for_a_run_give_the_same_keys_and_hash_each_frame_once(monk
     copy = sentences.copy()
     assert doc_keys({"sentences": copy}, ids, "stage a", digests=digests) == first
     assert len(hashed) == 4 and hashed[-1] is copy  # another frame is another frame, even when equal
+
+
+def _start_a_worker_and_wait(pid_file: str) -> dict[str, pd.DataFrame]:
+    """A stage that starts a process of its own (as a stage's process pool does) and never ends."""
+    import multiprocessing
+    import time
+
+    worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(600,), daemon=False)
+    worker.start()
+    with open(pid_file, "w") as f:
+        f.write(str(worker.pid))
+    time.sleep(600)
+    return {}
+
+
+def test_stopping_a_forked_step_also_ends_the_processes_it_started(tmp_path):
+    import os
+    import time
+
+    from toolkit.engine import ForkedTables
+
+    pid_file = tmp_path / "worker.pid"
+    child = ForkedTables(_start_a_worker_and_wait, {"pid_file": str(pid_file)}, None, label="a stuck stage")
+    deadline = time.monotonic() + 60
+    while not pid_file.is_file() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the forked step never started its worker"
+        time.sleep(0.05)
+    worker = int(pid_file.read_text())
+    child.stop()
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(") ", 1)[1][0] != "Z"  # a zombie has ended, waiting to be reaped
+        except FileNotFoundError:
+            return False
+
+    while alive(worker):
+        assert time.monotonic() < deadline, "the forked step's worker outlived it"
+        time.sleep(0.05)

@@ -234,13 +234,13 @@ def test_framing_words_are_counted_while_the_actors_stage_runs_and_give_the_same
 
     stages = ["actors", "framing", "topics"]
     serial = toolkit.analyze(RAW, stages=stages, out=tmp_path / "serial", engine=Engine(n_jobs=1))
-    real, calls, started = toolkit.framing.early, [], []
+    real, calls, started = toolkit.framing.early_started, [], []
 
     def recording(tables, **options):
         calls.append((os.getpid(), list(started)))
         return real(tables, **options)
 
-    monkeypatch.setattr(toolkit.framing, "early", recording)
+    monkeypatch.setattr(toolkit.framing, "early_started", recording)
     side = toolkit.analyze(RAW, stages=stages, out=tmp_path / "side", progress=started.append,
                            engine=Engine(n_jobs=2, min_parallel_docs=1))
     assert started == ["corpus", "actors+topics", "framing"]
@@ -259,7 +259,7 @@ def test_an_early_part_failing_beside_an_earlier_stage_raises_naming_its_stage(t
     def fail(tables, **options):
         raise ValueError("no words")
 
-    monkeypatch.setattr(toolkit.framing, "early", fail)
+    monkeypatch.setattr(toolkit.framing, "early_started", fail)
     with pytest.raises(ValueError, match="no words") as raised:
         toolkit.analyze(RAW, stages=["actors", "framing", "topics"], out=tmp_path,
                         engine=Engine(n_jobs=2, min_parallel_docs=1))
@@ -281,3 +281,37 @@ def test_a_stage_failing_in_a_later_wave_keeps_the_tables_of_the_stages_before_i
     with pytest.raises(ValueError, match="framing broke"):
         toolkit.analyze(RAW, out=tmp_path, engine=Engine(n_jobs=2, min_parallel_docs=1))
     assert sorted(json.loads((tmp_path / "_stages.json").read_text())) == ["actors", "corpus", "sentiment", "topics"]
+
+
+def test_framing_early_part_starts_before_topics_and_finishes_after_it(tmp_path, monkeypatch):
+    """The early part's forked process (naming candidates) starts with the wave, so it runs beside
+    topics instead of after it: entered before topics runs in this process, finished after."""
+    from contextlib import contextmanager
+
+    import toolkit.framing
+    import toolkit.topics
+    from toolkit.engine import Engine
+
+    events = []
+    real_started, real_topics = toolkit.framing.early_started, toolkit.topics.run
+
+    @contextmanager
+    def started(tables, **options):
+        with real_started(tables, **options) as finish:
+            events.append("early started")
+
+            def finishing():
+                events.append("early finished")
+                return finish()
+
+            yield finishing
+
+    def topics(tables, **options):
+        events.append("topics")
+        return real_topics(tables, **options)
+
+    monkeypatch.setattr(toolkit.framing, "early_started", started)
+    monkeypatch.setattr(toolkit.topics, "run", topics)
+    toolkit.analyze(RAW, stages=["actors", "framing", "topics"], out=tmp_path,
+                    engine=Engine(n_jobs=2, min_parallel_docs=1))
+    assert events == ["early started", "topics", "early finished"]

@@ -26,6 +26,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import traceback
@@ -250,6 +251,7 @@ class ForkedTables:
                                       args=(send, func, kwargs, Path(folder) if folder is not None else None,
                                             self._handoff))
         self._child.start()
+        _own_group(self._child.pid)  # here as well as in the child, so stop() finds the group either way
         send.close()
 
     def _reply(self) -> tuple[str, object, str, list[tuple]]:
@@ -287,9 +289,14 @@ class ForkedTables:
         return {name: read_handoff(self._handoff / f"{name}.arrow") for name in names}
 
     def stop(self) -> None:
-        """End the child if it is still running and remove the tables it handed over."""
+        """End the child if it is still running, with the processes it started (a stage's process
+        pool: terminated alone, the child would leave its workers waiting forever for work), and
+        remove the tables it handed over."""
         if self._child.is_alive():
-            self._child.terminate()
+            try:
+                os.killpg(self._child.pid, signal.SIGTERM)
+            except OSError:  # the group is gone already, or was never made
+                self._child.terminate()
             self._child.join()
         self.release()
 
@@ -303,6 +310,7 @@ def _forked_body(send, func: Callable[..., Mapping[str, pd.DataFrame]], kwargs: 
                  folder: Path | None, handoff: Path | None) -> None:
     """Body of a :class:`ForkedTables` child: compute, hand the tables over (unless ``handoff``
     is None), report back, then write the Parquet files and report again."""
+    _own_group(0)
     after_fork()
     tables: dict[str, pd.DataFrame | pa.Table] = {}
     with warnings.catch_warnings(record=True) as caught:
@@ -325,6 +333,15 @@ def _forked_body(send, func: Callable[..., Mapping[str, pd.DataFrame]], kwargs: 
             reply = ("error", exc, traceback.format_exc())
         _send(send, reply, [])
     send.close()
+
+
+def _own_group(pid: int) -> None:
+    """Make process ``pid`` (0: this one) the leader of a process group of its own, which the
+    processes it forks join, so :meth:`ForkedTables.stop` ends them all with one signal."""
+    try:
+        os.setpgid(pid, 0)
+    except OSError:  # the child has ended already
+        pass
 
 
 def _send(send, reply: tuple[str, object, str], notes: list[tuple]) -> None:

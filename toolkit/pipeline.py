@@ -21,7 +21,8 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -259,7 +260,7 @@ def run_stage(
                                           engine=engine, options={"data_dir": data_dir, **chosen},
                                           before_pool=before_pool, digests=digests)
         options.update(chosen)
-    if hasattr(module, "early"):
+    if hasattr(module, "early_started"):
         options["early_tables"] = early_tables if early_tables is not None else run_early(
             module_name, tables, cache_dir=cache_dir, engine=engine, salt=salt, before_pool=before_pool,
             digests=digests)
@@ -277,9 +278,29 @@ def run_early(
     digests: Digests | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The ``early`` part of a stage: the tables it makes from the corpus tables alone, so the
-    pipeline can compute them while the stages it depends on still run.
+    pipeline can compute them while the stages it depends on still run (:func:`early_started`,
+    entered and finished at once). Arguments: as for :func:`early_started`."""
+    with early_started(module_name, tables, cache_dir=cache_dir, engine=engine, salt=salt,
+                       before_pool=before_pool, digests=digests) as finish:
+        return finish()
 
-    The module exposes ``early(tables, *, precomputed, engine, before_fork)`` and its
+
+@contextmanager
+def early_started(
+    module_name: str,
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    cache_dir: Path | None,
+    engine: Engine,
+    salt: str,
+    before_pool: Callable[[], None] | None = None,
+    digests: Digests | None = None,
+) -> Iterator[Callable[[], dict[str, pd.DataFrame]]]:
+    """The ``early`` part of a stage in two steps: entering maps its per-document part and starts
+    the rest, the function it yields finishes it and returns its tables (see :func:`run_early`).
+
+    The module exposes ``early_started(tables, *, precomputed, engine, before_fork)``, a context
+    manager yielding that function (it may start a forked process on entering), and its
     per-document part ``early_document_step`` with ``EARLY_INPUTS``/``EARLY_OUTPUTS`` (mapped by
     ``engine``, cached per document under ``cache_dir/<stage>-early``). ``salt``: as for
     :func:`run_stage`.
@@ -290,7 +311,8 @@ def run_early(
                            salt=fingerprint(salt, "early"),
                            cache_dir=cache_dir / f"{name}-early" if cache_dir is not None else None, engine=engine,
                            before_pool=before_pool, digests=digests)
-    return module.early(tables, precomputed=precomputed, engine=engine, before_fork=before_pool)
+    with module.early_started(tables, precomputed=precomputed, engine=engine, before_fork=before_pool) as finish:
+        yield finish
 
 
 def map_step(
@@ -414,21 +436,38 @@ def analyze(
         def salt_of(name: str) -> str:
             return fingerprint(code, name, data_files)
 
-        def early_parts(later: Sequence[str]) -> Callable[[], None]:
+        @contextmanager
+        def noted(name: str) -> Iterator[None]:
+            try:
+                yield
+            except Exception as exc:
+                exc.add_note(f"(raised in the {name} stage's early part, run beside an earlier stage)")
+                raise
+
+        def early_parts(later: Sequence[str]) -> Callable[[], AbstractContextManager[Callable[[], None]]]:
             """The ``early`` parts of the ``later`` stages still to compute, to run while this
-            wave's forked stages run (this process would otherwise wait for them)."""
-            def compute() -> None:
-                for name in later:
-                    if name in early or not hasattr(importlib.import_module(modules[name]), "early") \
-                            or store.has(name, keys[name]):
-                        continue
-                    try:
-                        early[name] = run_early(modules[name], tables, cache_dir=cache_dir, engine=engine,
-                                                salt=salt_of(name), digests=digests)
-                    except Exception as exc:
-                        exc.add_note(f"(raised in the {name} stage's early part, run beside an earlier stage)")
-                        raise
-            return compute
+            wave's forked stages run (this process would otherwise wait for them): started before
+            this process runs its own stages of the wave, finished after them."""
+            @contextmanager
+            def started() -> Iterator[Callable[[], None]]:
+                finishing: dict[str, Callable[[], dict[str, pd.DataFrame]]] = {}
+                with ExitStack() as running:
+                    for name in later:
+                        if name in early or not hasattr(importlib.import_module(modules[name]), "early_started") \
+                                or store.has(name, keys[name]):
+                            continue
+                        with noted(name):
+                            finishing[name] = running.enter_context(early_started(
+                                modules[name], tables, cache_dir=cache_dir, engine=engine, salt=salt_of(name),
+                                digests=digests))
+
+                    def finish() -> None:
+                        for name, finished in finishing.items():
+                            with noted(name):
+                                early[name] = finished()
+
+                    yield finish
+            return started
 
         waves = stage_waves(wanted)
         for number, wave in enumerate(waves):
@@ -500,7 +539,7 @@ def stage_tables(corpus: Mapping[str, pd.DataFrame], results: Mapping[str, Mappi
 
 
 def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mapping[str, str], *,
-                     meanwhile: Callable[[], None] | None = None,
+                     meanwhile: Callable[[], AbstractContextManager[Callable[[], None]]] | None = None,
                      ) -> tuple[dict[str, dict[str, pd.DataFrame]], StillWriting]:
     """Run several stages at once, those of :data:`STAGES_ON_TORCH` in this process and each
     other one in a forked process (:class:`toolkit.engine.ForkedTables`); return their tables and
@@ -519,8 +558,11 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
     ``keys`` once its files are written (the stages run here now, the forked ones by
     :meth:`StillWriting.settle`). A stage's exception is raised here with a note naming the stage
     (and a child's traceback); the first failing stage in ``jobs`` order wins, the stages before
-    it are recorded (once written), and the other children are stopped. ``meanwhile`` runs here
-    after the stages run here, before waiting for the children (an exception it raises stops them).
+    it are recorded (once written), and the other children are stopped. ``meanwhile``: other work
+    for this process, a context manager entered once the children are forked, before the stages
+    run here (it may fork processes of its own), whose function runs after those stages, before
+    waiting for the children (an exception it raises stops them). So work it forks starts with the
+    wave, not after the stages run here: a wave ends when its slowest process does.
     """
     here = [name for name in jobs if name in STAGES_ON_TORCH]
     children: dict[str, ForkedTables] = {}
@@ -530,16 +572,16 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
         for name, job in jobs.items():
             if name not in here:
                 children[name] = ForkedTables(run_stage, job, store.folder, label=f"the {name} stage")
-        for name in here:
-            try:
-                results[name] = run_stage(**jobs[name])
-                store.write_tables(results[name])
-                outcomes[name] = (sorted(results[name]), None, [])
-            except Exception as exc:  # raised below, once the stages before it in jobs order are recorded
-                exc.add_note(f"(raised in the {name} stage, run in this process beside the others)")
-                outcomes[name] = ([], exc, [])
-        if meanwhile is not None:
-            meanwhile()
+        with meanwhile() if meanwhile is not None else nullcontext(lambda: None) as finish:
+            for name in here:
+                try:
+                    results[name] = run_stage(**jobs[name])
+                    store.write_tables(results[name])
+                    outcomes[name] = (sorted(results[name]), None, [])
+                except Exception as exc:  # raised below, once the stages before it in jobs order are recorded
+                    exc.add_note(f"(raised in the {name} stage, run in this process beside the others)")
+                    outcomes[name] = ([], exc, [])
+            finish()
         for name, child in children.items():
             outcomes[name] = child.outcome()
             if outcomes[name][1] is None:

@@ -16,7 +16,8 @@ Five analyses over the ``sentences`` table, each returning tidy tables with evid
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -180,6 +181,44 @@ def _inputs(tables: Mapping[str, pd.DataFrame], *, warn: bool) -> tuple[pd.DataF
     return sentences, articles
 
 
+@contextmanager
+def early_started(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
+                  precomputed: Mapping[str, pd.DataFrame] | None = None, engine: Engine | None = None,
+                  before_fork: Callable[[], None] | None = None,
+                  **_stage_options: object) -> Iterator[Callable[[], dict[str, pd.DataFrame]]]:
+    """:func:`early` in two steps: entering starts it, the function it yields finishes it and
+    returns its tables, so the caller can do other work between the two.
+
+    With an ``engine`` that forks beside this process for a corpus of this size
+    (:meth:`Engine.forks_beside`), entering forks a process computing the naming candidates
+    (the larger half of the early part: 7 s at 10,000 articles) and the function computes the
+    rest here, then waits for them (:func:`toolkit.engine.beside`; ``before_fork`` runs before the
+    fork). The pipeline starts it before the stage it runs in its own process beside the actors
+    stage (topics), so the candidates' process starts with the wave instead of after that stage;
+    the tables are the same. Leaving the block stops a process still running.
+    """
+    out = {name: pd.DataFrame(columns=TABLE_COLUMNS[name]) for name in EARLY_TABLES}
+    inputs = _inputs(tables, warn=False)
+    if inputs is None:
+        yield lambda: out
+        return
+    sentences, articles = inputs
+    precomputed = precomputed or {}
+    fork = engine is not None and engine.forks_beside(len(articles))
+    with beside(naming_candidates, sentences, articles, quoted=precomputed.get("quoted_terms"),
+                tokens=precomputed.get("name_tokens"), fork=fork, before_fork=before_fork) as candidates:
+
+        def finish() -> dict[str, pd.DataFrame]:
+            out["distinctive_terms"] = distinctive_terms(sentences, articles, top_k=top_terms,
+                                                         tokens=precomputed.get("term_tokens"))
+            if "derived_from" in articles:
+                out["rewrite_changes"] = rewrite_changes(articles, sentences, diff=tables.get("rewrite_diff"))
+            out["naming_candidates"] = candidates()
+            return out
+
+        yield finish
+
+
 def early(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
           precomputed: Mapping[str, pd.DataFrame] | None = None, engine: Engine | None = None,
           before_fork: Callable[[], None] | None = None, **_stage_options: object) -> dict[str, pd.DataFrame]:
@@ -187,28 +226,12 @@ def early(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
     rewrite_diff), not the actors' mentions: ``naming_candidates``, ``distinctive_terms`` and
     ``rewrite_changes`` (:data:`EARLY_TABLES`; empty with their columns when there are no
     sentences). The pipeline computes them while the actors stage still runs and hands them to
-    :func:`run`. ``precomputed``: :func:`early_document_step`'s output for every document.
-
-    With an ``engine`` that forks beside this process for a corpus of this size
-    (:meth:`Engine.forks_beside`), naming candidates (9 s of 15 s of framing's corpus-level work
-    at 10,000 articles) run in a forked process meanwhile (:func:`toolkit.engine.beside`;
-    ``before_fork`` runs before the fork); the tables are the same.
+    :func:`run` (through :func:`early_started`). ``precomputed``: :func:`early_document_step`'s
+    output for every document. ``engine`` and ``before_fork``: see :func:`early_started`.
     """
-    out = {name: pd.DataFrame(columns=TABLE_COLUMNS[name]) for name in EARLY_TABLES}
-    inputs = _inputs(tables, warn=False)
-    if inputs is None:
-        return out
-    sentences, articles = inputs
-    precomputed = precomputed or {}
-    fork = engine is not None and engine.forks_beside(len(articles))
-    with beside(naming_candidates, sentences, articles, quoted=precomputed.get("quoted_terms"),
-                tokens=precomputed.get("name_tokens"), fork=fork, before_fork=before_fork) as candidates:
-        out["distinctive_terms"] = distinctive_terms(sentences, articles, top_k=top_terms,
-                                                     tokens=precomputed.get("term_tokens"))
-        if "derived_from" in articles:
-            out["rewrite_changes"] = rewrite_changes(articles, sentences, diff=tables.get("rewrite_diff"))
-        out["naming_candidates"] = candidates()
-    return out
+    with early_started(tables, top_terms=top_terms, precomputed=precomputed, engine=engine,
+                       before_fork=before_fork) as finish:
+        return finish()
 
 
 def run(tables: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"), cache_dir: Path | str | None = None,
