@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import toolkit
-from toolkit.pipeline import project_root
+from toolkit.pipeline import export_charts, project_root
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw"
@@ -315,3 +315,26 @@ def test_framing_early_part_starts_before_topics_and_finishes_after_it(tmp_path,
     toolkit.analyze(RAW, stages=["actors", "framing", "topics"], out=tmp_path,
                     engine=Engine(n_jobs=2, min_parallel_docs=1))
     assert events == ["early started", "topics", "early finished"]
+
+
+def test_charts_built_partly_in_a_forked_process_are_the_files_of_charts_built_here(tmp_path):
+    """export_charts builds the actors' charts in a forked process when asked to; every file is the
+    same as when all are built here (SVGs compared without vl-convert's per-process gradient numbers,
+    which count up across the charts one process draws), the order and the count too."""
+    import re
+
+    from toolkit.export import export_all
+    from toolkit.pipeline import figures
+
+    corpus = toolkit.analyze(RAW, manifest=ROOT / "data" / "corpus.csv", stages=["actors"])
+
+    here, n_here = export_charts(corpus, tmp_path / "here", title="Story")
+    forked, n_forked = export_charts(corpus, tmp_path / "forked", title="Story", fork=True)
+    export_all(figures(corpus), tmp_path / "plain", title="Story")
+    assert n_here == n_forked == len(figures(corpus)) > 0
+    assert here.read_text() == forked.read_text() == (tmp_path / "plain" / "index.html").read_text()
+
+    def files(folder):
+        return {p.name: re.sub(rb"gradient_\d+", b"gradient", p.read_bytes()) for p in sorted(folder.iterdir())}
+
+    assert files(tmp_path / "here") == files(tmp_path / "forked") == files(tmp_path / "plain")

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from .clean import clean_page
 from .corpus import load_documents
 from .engine import Engine
-from .pipeline import ANALYSES, analyze, figures, project_root
+from .pipeline import ANALYSES, analyze, export_charts, project_root
 
 
 def _one_line_warnings() -> None:
@@ -47,8 +47,6 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .export import export_all
-
     root = project_root()
     corpus_path = Path(args.corpus) if args.corpus else root / "data" / "raw"
     manifest = Path(args.manifest) if args.manifest else root / "data" / "corpus.csv"
@@ -67,8 +65,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     corpus = analyze(corpus_path, manifest=manifest if manifest.is_file() else None,
                      data_dir=args.data_dir, stages=stages, out=out, engine=engine, progress=step)
     bar.set_postfix_str("charts")
-    figs = figures(corpus)
-    index = export_all(figs, exports, title="newsangle: story kit")
+    index, n_charts = export_charts(corpus, exports, title="newsangle: story kit",
+                                    fork=engine.forks_beside(len(corpus.articles)))
     bar.update(1)
     bar.close()
     arts = corpus.articles
@@ -79,7 +77,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for row in corpus.rejects.itertuples():
             print(f"  {row.source_path}: {row.reason}")
     print(f"tables: {out}/*.parquet")
-    print(f"charts: {len(figs)} in {exports} (open {index})")
+    print(f"charts: {n_charts} in {exports} (open {index})")
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -235,7 +235,23 @@ def export(
     file exists and the spec file already holds this exact spec (same data, same encodings), the
     rendering is skipped: a re-run of the main job only redraws charts that changed.
     """
-    return _draw([_Pending.of(chart, table, name, outdir, alt_text)])[0]
+    chart_prepared = prepared([Figure(name=name, chart=chart, data=table, alt_text=alt_text)]).iloc[0]
+    return _draw([_Pending.of(chart_prepared["spec"], chart_prepared["csv"], chart_prepared["alt_text"],
+                              slugify(name), outdir)])[0]
+
+
+#: Columns of :func:`prepared`: what exporting a chart needs once it is built.
+PREPARED_COLUMNS = ["name", "spec", "csv", "alt_text"]
+
+
+def prepared(figures: Sequence[Figure]) -> pd.DataFrame:
+    """What exporting each figure needs, computed without writing anything, one row per figure in
+    order (:data:`PREPARED_COLUMNS`): name, spec (the :func:`chart_spec` as JSON text, sorted keys),
+    csv (:func:`tidy_csv` of its data) and alt_text. A table, so a forked process can build and
+    prepare some of the charts and hand them over (:func:`toolkit.pipeline.export_charts`)."""
+    return pd.DataFrame([(fig.name, json.dumps(chart_spec(fig.chart), sort_keys=True, indent=2, ensure_ascii=False)
+                          + "\n", tidy_csv(fig.data), fig.alt_text) for fig in figures],
+                        columns=PREPARED_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -248,19 +264,18 @@ class _Pending:
     unchanged: bool
 
     @classmethod
-    def of(cls, chart: alt.TopLevelMixin, table: pd.DataFrame, name: str, outdir: str | Path,
-           alt_text: str) -> _Pending:
+    def of(cls, spec_text: str, csv: str, alt_text: str, slug: str, outdir: str | Path) -> _Pending:
+        """Write the CSV and alt text of a :func:`prepared` chart as ``outdir/<slug>.*``. The spec is
+        drawn as read back from its JSON text, so a chart prepared in another process is drawn from
+        the same spec as one prepared here."""
         out = Path(outdir)
         out.mkdir(parents=True, exist_ok=True)
-        slug = slugify(name)
-        spec = chart_spec(chart)
         paths = {suffix: out / f"{slug}.{suffix}" for suffix in SUFFIXES}
-        spec_text = json.dumps(spec, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-        _write_text(paths["csv"], tidy_csv(table))
+        _write_text(paths["csv"], csv)
         _write_text(paths["txt"], alt_text.strip() + "\n")
         unchanged = all(p.is_file() for p in paths.values()) and \
             paths["vl.json"].read_text(encoding="utf-8") == spec_text
-        return cls(paths, spec, spec_text, unchanged)
+        return cls(paths, json.loads(spec_text), spec_text, unchanged)
 
 
 #: Rasterises ``[[svg_path, png_path, scale], ...]`` read as JSON from stdin (:func:`_write_pngs`).
@@ -386,10 +401,16 @@ def export_all(figures: Sequence[Figure], outdir: str | Path, *, title: str = "n
     Figure names are slugified and made unique in order (see :func:`unique_slugs`), so two figures
     can never overwrite each other's files.
     """
+    return export_prepared(prepared(figures), outdir, title=title)
+
+
+def export_prepared(charts: pd.DataFrame, outdir: str | Path, *, title: str = "newsangle charts") -> Path:
+    """:func:`export_all` for charts already :func:`prepared` (rows in order)."""
     out = Path(outdir)
-    slugs = unique_slugs(f.name for f in figures)
-    _draw([_Pending.of(fig.chart, fig.data, slug, out, fig.alt_text) for slug, fig in zip(slugs, figures, strict=True)])
+    slugs = unique_slugs(charts["name"])
+    _draw([_Pending.of(spec, csv, alt_text, slug, out)
+           for slug, spec, csv, alt_text in zip(slugs, charts["spec"], charts["csv"], charts["alt_text"], strict=True)])
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
-    _write_text(index, index_html([(s, f.alt_text) for s, f in zip(slugs, figures, strict=True)], title=title))
+    _write_text(index, index_html(list(zip(slugs, charts["alt_text"], strict=True)), title=title))
     return index
