@@ -160,3 +160,19 @@ def test_a_failing_png_worker_is_reported_and_its_charts_drawn_here(tmp_path, mo
         export_all(small_multiples(), tmp_path / "fallback")
     for path in sorted((tmp_path / "ok").iterdir()):
         assert path.read_bytes() == (tmp_path / "fallback" / path.name).read_bytes(), path.name
+
+
+def gradient_figure() -> Figure:
+    data = pd.DataFrame({"outlet": ["A", "B", "C"], "share": [0.1, 0.5, 0.9]})
+    chart = alt.Chart(data).mark_bar().encode(x="share:Q", y="outlet:N", color="share:Q")
+    return Figure(name="shares", chart=chart, data=data, alt_text="Bar chart of shares by outlet.")
+
+
+def test_a_chart_with_a_gradient_legend_is_the_same_svg_however_many_charts_were_drawn_before(tmp_path):
+    """Vega numbers gradients across every chart a process draws; the exported SVG does not show it."""
+    export_all([gradient_figure()], tmp_path / "first")
+    export_all([gradient_figure(), gradient_figure()], tmp_path / "later")
+    first = (tmp_path / "first" / "shares.svg").read_text()
+    assert 'id="shares-0"' in first and "url(#shares-0)" in first and "gradient_" not in first
+    assert (tmp_path / "later" / "shares.svg").read_text() == first
+    assert 'id="shares-2-0"' in (tmp_path / "later" / "shares-2.svg").read_text()

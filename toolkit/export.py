@@ -330,6 +330,29 @@ def _write_pngs(jobs: Sequence[tuple[Path, Path]]) -> None:
                 png.write_bytes(vl_convert.svg_to_png(svg.read_text(encoding="utf-8"), scale=PNG_SCALE))
 
 
+_VEGA_SVG_ID = re.compile(r'(?<=id=")(?:gradient_|clip)\d+(?=")|(?<=url\(#)(?:gradient_|clip)\d+(?=\))')
+
+
+def stable_svg_ids(svg: str, slug: str) -> str:
+    """``svg`` with Vega's gradient and clip-path ids renamed ``<slug>-<n>``, n counting from 0 in
+    order of appearance.
+
+    Vega numbers them with counters that run across every chart one process draws, and the
+    charts are drawn in two threads, so the same chart got other ids from one export to the next
+    (``gradient_1`` or ``gradient_4``). Renamed under the chart's file name, its SVG is the same
+    bytes every time and its ids stay unique when several charts are inlined in one page.
+
+    >>> stable_svg_ids('<linearGradient id="gradient_7"/><path fill="url(#gradient_7)"/>', "tone")
+    '<linearGradient id="tone-0"/><path fill="url(#tone-0)"/>'
+    """
+    names: dict[str, str] = {}
+
+    def rename(match: re.Match[str]) -> str:
+        return names.setdefault(match.group(0), f"{slug}-{len(names)}")
+
+    return _VEGA_SVG_ID.sub(rename, svg)
+
+
 def _draw(pending: Sequence[_Pending]) -> list[dict[str, Path]]:
     """Draw every changed chart of ``pending``: SVGs (in threads: vl-convert's Vega runs outside
     the GIL), then PNGs (:func:`_write_pngs`), HTML pages and, last, the spec files, so that an
@@ -346,7 +369,7 @@ def _draw(pending: Sequence[_Pending]) -> list[dict[str, Path]]:
     else:
         svgs = [to_svg(item) for item in todo]
     for item, svg in zip(todo, svgs, strict=True):
-        _write_text(item.paths["svg"], svg)
+        _write_text(item.paths["svg"], stable_svg_ids(svg, item.paths["svg"].name.removesuffix(".svg")))
     _write_pngs([(item.paths["svg"], item.paths["png"]) for item in todo])
     for item in todo:
         _write_text(item.paths["html"], offline_html(item.spec, version))
