@@ -335,3 +335,9 @@ def test_charts_built_partly_in_a_forked_process_are_the_files_of_charts_built_h
         return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
     assert files(tmp_path / "here") == files(tmp_path / "forked") == files(tmp_path / "plain")
+
+
+def test_charts_of_a_corpus_without_the_stages_drawn_beside_are_all_drawn_here(corpus, tmp_path):
+    index, n_charts = export_charts(corpus, tmp_path, title="Story", fork=True)
+    assert n_charts == len(toolkit.figures(corpus)) >= 1
+    assert index == tmp_path / "index.html" and (tmp_path / "corpus-outlets.png").is_file()

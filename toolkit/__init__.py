@@ -6,6 +6,6 @@ only); both return a :class:`Corpus` holding the tables described in DESIGN.md.
 
 __version__ = "0.1.0"
 
-from .pipeline import Corpus, analyze, figures, load_corpus, project_root  # noqa: E402
+from .pipeline import Corpus, analyze, export_charts, figures, load_corpus, project_root  # noqa: E402
 
-__all__ = ["Corpus", "analyze", "figures", "load_corpus", "project_root", "__version__"]
+__all__ = ["Corpus", "analyze", "export_charts", "figures", "load_corpus", "project_root", "__version__"]

@@ -691,10 +691,11 @@ def _figures_of(tables: Mapping[str, pd.DataFrame], module_names: Sequence[str])
 def _prepared_charts(tables: Mapping[str, pd.DataFrame], module_names: Sequence[str]) -> pd.DataFrame:
     """:func:`toolkit.export.prepared` of the figures of each of ``module_names``, with a ``module``
     column naming the module of each row."""
-    from .export import prepared
+    from .export import PREPARED_COLUMNS, prepared
 
-    return pd.concat([prepared(_figures_of(tables, [name])).assign(module=name) for name in module_names],
-                     ignore_index=True)
+    parts = [prepared(_figures_of(tables, [name])).assign(module=name) for name in module_names]
+    return pd.concat([part for part in parts if len(part)], ignore_index=True) if any(len(p) for p in parts) \
+        else pd.DataFrame(columns=[*PREPARED_COLUMNS, "module"])
 
 
 #: Chart modules whose figures :func:`export_charts` builds in a forked process: the actors'
@@ -717,8 +718,7 @@ def export_charts(corpus: Corpus, outdir: str | Path, *, title: str, fork: bool 
     names = [module for stage, module in CHART_MODULES if stage in corpus.stages]
     theirs = [name for name in names if name in CHARTS_BESIDE] if fork else []
     with beside(_prepared_charts, corpus.tables, theirs, fork=bool(theirs)) as prepared_beside:
-        charts = _prepared_charts(corpus.tables, [name for name in names if name not in theirs]) if names \
-            else pd.DataFrame(columns=[*PREPARED_COLUMNS, "module"])
+        charts = _prepared_charts(corpus.tables, [name for name in names if name not in theirs])
         if theirs:
             charts = pd.concat([charts, prepared_beside()], ignore_index=True)
     order = {name: position for position, name in enumerate(names)}
