@@ -259,15 +259,12 @@ class _Pending:
     """A chart whose CSV and alt text are written and whose spec is known: what :func:`_draw` needs."""
 
     paths: dict[str, Path]
-    spec: dict[str, Any]
     spec_text: str
     unchanged: bool
 
     @classmethod
     def of(cls, spec_text: str, csv: str, alt_text: str, slug: str, outdir: str | Path) -> _Pending:
-        """Write the CSV and alt text of a :func:`prepared` chart as ``outdir/<slug>.*``. The spec is
-        drawn as read back from its JSON text, so a chart prepared in another process is drawn from
-        the same spec as one prepared here."""
+        """Write the CSV and alt text of a :func:`prepared` chart as ``outdir/<slug>.*``."""
         out = Path(outdir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {suffix: out / f"{slug}.{suffix}" for suffix in SUFFIXES}
@@ -275,7 +272,7 @@ class _Pending:
         _write_text(paths["txt"], alt_text.strip() + "\n")
         unchanged = all(p.is_file() for p in paths.values()) and \
             paths["vl.json"].read_text(encoding="utf-8") == spec_text
-        return cls(paths, json.loads(spec_text), spec_text, unchanged)
+        return cls(paths, spec_text, unchanged)
 
 
 #: Rasterises ``[[svg_path, png_path, scale], ...]`` read as JSON from stdin (:func:`_write_pngs`).
@@ -359,20 +356,23 @@ def _draw(pending: Sequence[_Pending]) -> list[dict[str, Path]]:
     interrupted export leaves a chart to be redrawn rather than marked as done."""
     todo = [p for p in pending if not p.unchanged]
     version = vl_version()
+    # drawn from the spec as read back from its JSON text, so a chart prepared in another process
+    # is drawn from the same spec as one prepared here
+    specs = [json.loads(item.spec_text) for item in todo]
 
-    def to_svg(item: _Pending) -> str:
-        return vl_convert.vegalite_to_svg(item.spec, vl_version=version, allowed_base_urls=[])
+    def to_svg(spec: dict[str, Any]) -> str:
+        return vl_convert.vegalite_to_svg(spec, vl_version=version, allowed_base_urls=[])
 
     if len(todo) > 1:
         with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
-            svgs = list(pool.map(to_svg, todo))
+            svgs = list(pool.map(to_svg, specs))
     else:
-        svgs = [to_svg(item) for item in todo]
+        svgs = [to_svg(spec) for spec in specs]
     for item, svg in zip(todo, svgs, strict=True):
         _write_text(item.paths["svg"], stable_svg_ids(svg, item.paths["svg"].name.removesuffix(".svg")))
     _write_pngs([(item.paths["svg"], item.paths["png"]) for item in todo])
-    for item in todo:
-        _write_text(item.paths["html"], offline_html(item.spec, version))
+    for item, spec in zip(todo, specs, strict=True):
+        _write_text(item.paths["html"], offline_html(spec, version))
         _write_text(item.paths["vl.json"], item.spec_text)
     return [p.paths for p in pending]
 

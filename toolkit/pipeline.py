@@ -245,7 +245,7 @@ def run_stage(
     A module may also expose ``document_options(tables) -> dict``: options of
     ``document_step`` (and ``run``) chosen from the whole corpus, e.g. a cheaper method
     above a corpus size; they are part of the per-document cache key. A module with an
-    ``early`` part (see :func:`run_early`) gets its tables as ``early_tables``: those given, or
+    ``early`` part (see :func:`early_started`) gets its tables as ``early_tables``: those given, or
     computed here. ``before_pool`` and ``digests``: see :func:`toolkit.engine.map_documents`.
     """
     module = importlib.import_module(module_name)
@@ -261,28 +261,12 @@ def run_stage(
                                           before_pool=before_pool, digests=digests)
         options.update(chosen)
     if hasattr(module, "early_started"):
-        options["early_tables"] = early_tables if early_tables is not None else run_early(
-            module_name, tables, cache_dir=cache_dir, engine=engine, salt=salt, before_pool=before_pool,
-            digests=digests)
+        if early_tables is None:
+            with early_started(module_name, tables, cache_dir=cache_dir, engine=engine, salt=salt,
+                               before_pool=before_pool, digests=digests) as finish:
+                early_tables = finish()
+        options["early_tables"] = early_tables
     return module.run(tables, **options)
-
-
-def run_early(
-    module_name: str,
-    tables: Mapping[str, pd.DataFrame],
-    *,
-    cache_dir: Path | None,
-    engine: Engine,
-    salt: str,
-    before_pool: Callable[[], None] | None = None,
-    digests: Digests | None = None,
-) -> dict[str, pd.DataFrame]:
-    """The ``early`` part of a stage: the tables it makes from the corpus tables alone, so the
-    pipeline can compute them while the stages it depends on still run (:func:`early_started`,
-    entered and finished at once). Arguments: as for :func:`early_started`."""
-    with early_started(module_name, tables, cache_dir=cache_dir, engine=engine, salt=salt,
-                       before_pool=before_pool, digests=digests) as finish:
-        return finish()
 
 
 @contextmanager
@@ -297,7 +281,9 @@ def early_started(
     digests: Digests | None = None,
 ) -> Iterator[Callable[[], dict[str, pd.DataFrame]]]:
     """The ``early`` part of a stage in two steps: entering maps its per-document part and starts
-    the rest, the function it yields finishes it and returns its tables (see :func:`run_early`).
+    the rest, the function it yields finishes it and returns its tables: the tables a stage makes
+    from the corpus tables alone, so the pipeline can compute them while the stages it depends on
+    still run.
 
     The module exposes ``early_started(tables, *, precomputed, engine, before_fork)``, a context
     manager yielding that function (it may start a forked process on entering), and its
@@ -377,7 +363,7 @@ def analyze(
     ``engine.min_parallel_docs`` documents, stages that do not read each other's tables
     (:func:`stage_waves`: actors beside topics, then sentiment beside framing) run side by side,
     actors and sentiment in forked processes (:func:`run_side_by_side`), and while a wave's forked
-    stages run this process computes the ``early`` parts of later stages (:func:`run_early`:
+    stages run this process computes the ``early`` parts of later stages (:func:`early_started`:
     framing's word counts while actors runs); the tables are the same as when they run one after
     another, which they do otherwise.
     """
