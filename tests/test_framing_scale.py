@@ -11,7 +11,18 @@ import pandas as pd
 import toolkit.framing as fr
 from toolkit.framing.distinctive import top_terms
 from toolkit.framing.frames import Frame, _cue_regex, match_cues
-from toolkit.framing.naming import MAX_CANDIDATE_KEYS, _plain_uses, evidence, form_pattern, is_quoted, quoted_terms
+from toolkit.engine import doc_keys
+from toolkit.framing import naming
+from toolkit.framing.naming import (
+    MAX_CANDIDATE_KEYS,
+    KnownUses,
+    _plain_uses,
+    evidence,
+    form_pattern,
+    is_quoted,
+    quoted_terms,
+)
+from toolkit.framing.naming import plain_uses as plain_uses_kept
 
 EDGE_TEXTS = [
     "The U.S. and the U.S.-led coalition; U.S.", "U.S.", "“U.S.” is quoted, U.S.A. is not.",
@@ -61,6 +72,64 @@ def test_plain_uses_equal_a_regex_per_term_on_random_text():
     sents = sentences_of(texts, doc_size=7)
     terms = sorted(set(quoted_terms(sents)["term"]) | {"ha ha", "Fake news", "U.S.", "x-y", "U.S", "Kyiv"})
     assert plain_uses(sents, terms, chunk=50) == plain_uses_by_regex(sents, terms)
+
+
+def random_texts(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    words = ["ha", "Ha", "U", "S", "news", "Fake", "fake", "x-y", "a_b", "é", "2", "Kyiv", "Fair", "great"]
+    gaps = [" ", "  ", "\u00a0", ". ", ".", "-", "’", "'", "“", "”", "\"", ", ", "\n", " — ", "&"]
+    return ["".join(rng.choice(words) + rng.choice(gaps) for _ in range(rng.randrange(0, 12))) for _ in range(n)]
+
+
+def kept_uses(path, sents: pd.DataFrame) -> KnownUses:
+    doc_ids = pd.unique(sents["doc_id"]).tolist()
+    return KnownUses(path, doc_keys({"sentences": sents}, doc_ids, "test salt"))
+
+
+def test_plain_uses_kept_for_the_next_run_are_updated_where_the_corpus_changed(tmp_path, monkeypatch):
+    path = tmp_path / "plain-uses.arrow"
+    before = sentences_of(random_texts(8, 280), doc_size=7)  # documents d0 .. d39
+    before_terms = sorted(set(quoted_terms(before)["term"]) | {"ha ha", "Fake news", "U.S.", "Kyiv"})
+    first = plain_uses_kept(before, before_terms, known=kept_uses(path, before))
+    pd.testing.assert_frame_equal(first, _plain_uses(before, before_terms))
+    # d3 is gone, d5 reworded, d40 new; the new document brings the terms "great news" and
+    # "Fair" (which unchanged documents use), and "Kyiv" is no longer asked for
+    after = pd.concat([before[before["doc_id"] != "d3"],
+                       pd.DataFrame({"doc_id": ["d40", "d40"], "sent_id": [0, 1],
+                                     "text": ["A “great news” day, said “Fair”.", "great news and Fake news"]})],
+                      ignore_index=True)
+    after.loc[after["doc_id"] == "d5", "text"] = "Fair news. Fake news, fake news."
+    after = after.sort_values(["doc_id", "sent_id"], ignore_index=True)
+    after_terms = sorted((set(quoted_terms(after)["term"]) | {"ha ha", "Fake news", "U.S."}) - {"Kyiv"})
+    assert {"Fair", "great news"} <= set(after_terms) - set(before_terms)
+    searched = []
+
+    def counting(sentences, terms, **options):
+        searched.append((len(sentences), len(terms)))
+        return _plain_uses(sentences, terms, **options)
+
+    monkeypatch.setattr(naming, "_plain_uses", counting)
+    updated = plain_uses_kept(after, after_terms, known=kept_uses(path, after))
+    pd.testing.assert_frame_equal(updated, _plain_uses(after, after_terms))
+    docs_using = {t: set(updated.loc[updated["term"] == t, "doc_id"].astype(str)) for t in ("Fair", "great news")}
+    assert all(docs - {"d5", "d40"} for docs in docs_using.values())  # found in unchanged documents too
+    # the new and the reworded document for every term; the others only where the new terms' first
+    # words occur, for those terms alone
+    assert searched[0] == (9, len(after_terms))
+    assert searched[1][0] < len(after) - 9 and searched[1][1] == len(set(after_terms) - set(before_terms))
+    searched.clear()
+    again = plain_uses_kept(after, after_terms, known=kept_uses(path, after))
+    pd.testing.assert_frame_equal(again, updated)
+    assert searched == [(0, len(after_terms))]
+
+
+def test_an_unreadable_file_of_kept_plain_uses_is_rebuilt(tmp_path):
+    path = tmp_path / "plain-uses.arrow"
+    path.write_bytes(b"not an Arrow file")
+    sents = sentences_of(EDGE_TEXTS)
+    found = plain_uses_kept(sents, EDGE_TERMS, known=kept_uses(path, sents))
+    pd.testing.assert_frame_equal(found, _plain_uses(sents, EDGE_TERMS))
+    pd.testing.assert_frame_equal(plain_uses_kept(sents, EDGE_TERMS, known=kept_uses(path, sents)), found)
 
 
 def test_scare_quote_candidates_keep_the_unquoted_uses_of_other_outlets():

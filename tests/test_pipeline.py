@@ -59,6 +59,25 @@ def test_two_runs_write_byte_identical_parquet_and_the_second_reuses_the_cache(t
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "a").glob("*.parquet")} == before
 
 
+def test_a_rerun_with_one_more_article_gives_the_framing_tables_of_a_run_from_scratch(tmp_path):
+    """framing keeps corpus-level work for the next run (the plain uses of quoted terms) and updates
+    it for the article added: the tables equal those of a run without any cache."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    files = sorted(p for p in RAW.iterdir() if p.is_file())
+    for path in files[:-1]:
+        (raw / path.name).write_bytes(path.read_bytes())
+    stages = ["actors", "framing"]
+    toolkit.analyze(raw, manifest="", stages=stages, out=tmp_path / "out")
+    assert (tmp_path / "out" / "cache" / "framing-early" / "plain-uses.arrow").is_file()
+    (raw / files[-1].name).write_bytes(files[-1].read_bytes())
+    again = toolkit.analyze(raw, manifest="", stages=stages, out=tmp_path / "out")
+    scratch = toolkit.analyze(raw, manifest="", stages=stages)
+    for name in ("naming_candidates", "distinctive_terms", "naming"):
+        pd.testing.assert_frame_equal(again[name], scratch[name])
+    assert again["naming_candidates"]["doc_ids"].str.contains(files[-1].stem).any()
+
+
 def test_project_root_is_found_from_the_notebooks_folder():
     assert project_root(ROOT / "notebooks") == ROOT
 

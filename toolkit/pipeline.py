@@ -285,19 +285,22 @@ def early_started(
     from the corpus tables alone, so the pipeline can compute them while the stages it depends on
     still run.
 
-    The module exposes ``early_started(tables, *, precomputed, engine, before_fork)``, a context
-    manager yielding that function (it may start a forked process on entering), and its
+    The module exposes ``early_started(tables, *, precomputed, engine, before_fork, cache_dir, salt,
+    digests)``, a context manager yielding that function (it may start a forked process on
+    entering; ``cache_dir``, the per-document cache's folder, may keep corpus-level results for the
+    next run to update), and its
     per-document part ``early_document_step`` with ``EARLY_INPUTS``/``EARLY_OUTPUTS`` (mapped by
     ``engine``, cached per document under ``cache_dir/<stage>-early``). ``salt``: as for
     :func:`run_stage`.
     """
     module = importlib.import_module(module_name)
     name = module_name.rsplit(".", 1)[-1]
+    folder = cache_dir / f"{name}-early" if cache_dir is not None else None
     precomputed = map_step(module.early_document_step, module.EARLY_INPUTS, module.EARLY_OUTPUTS, tables,
-                           salt=fingerprint(salt, "early"),
-                           cache_dir=cache_dir / f"{name}-early" if cache_dir is not None else None, engine=engine,
+                           salt=fingerprint(salt, "early"), cache_dir=folder, engine=engine,
                            before_pool=before_pool, digests=digests)
-    with module.early_started(tables, precomputed=precomputed, engine=engine, before_fork=before_pool) as finish:
+    with module.early_started(tables, precomputed=precomputed, engine=engine, before_fork=before_pool,
+                              cache_dir=folder, salt=fingerprint(salt, "early"), digests=digests) as finish:
         yield finish
 
 

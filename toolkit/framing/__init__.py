@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit.corpus import fill_unknown_outlets
-from toolkit.engine import Engine, beside
+from toolkit.engine import Digests, Engine, beside, doc_keys
 from toolkit.framing.attribution import (
     ATTRIBUTION_COLUMNS,
     BY_OUTLET_COLUMNS,
@@ -47,6 +47,7 @@ from toolkit.framing.naming import (
     HIT_COLUMNS,
     NAMING_COLUMNS,
     Concept,
+    KnownUses,
     find_variants,
     load_naming,
     name_tokens,
@@ -57,6 +58,7 @@ from toolkit.framing.naming import (
 from toolkit.framing.rewrite import REWRITE_COLUMNS, rewrite_changes, word_changes
 from toolkit.models import backend_for
 from toolkit.models import embed as model_embed
+from toolkit.store import fingerprint
 
 __all__ = [
     "DataFileError", "Frame", "Concept", "VERB_GROUPS", "attribute_sentences", "attribution_by_outlet",
@@ -184,7 +186,8 @@ def _inputs(tables: Mapping[str, pd.DataFrame], *, warn: bool) -> tuple[pd.DataF
 @contextmanager
 def early_started(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
                   precomputed: Mapping[str, pd.DataFrame] | None = None, engine: Engine | None = None,
-                  before_fork: Callable[[], None] | None = None,
+                  before_fork: Callable[[], None] | None = None, cache_dir: Path | str | None = None,
+                  salt: str = "", digests: Digests | None = None,
                   **_stage_options: object) -> Iterator[Callable[[], dict[str, pd.DataFrame]]]:
     """:func:`early` in two steps: entering starts it, the function it yields finishes it and
     returns its tables, so the caller can do other work between the two.
@@ -196,6 +199,11 @@ def early_started(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
     fork). The pipeline starts it before the stage it runs in its own process beside the actors
     stage (topics), so the candidates' process starts with the wave instead of after that stage;
     the tables are the same. Leaving the block stops a process still running.
+
+    With a ``cache_dir``, the plain uses of quoted terms are kept there for the next run, which
+    searches only the documents that changed (:func:`toolkit.framing.naming.plain_uses`; each
+    document known by :func:`toolkit.engine.doc_keys` of its sentences with ``salt`` and the run's
+    ``digests``).
     """
     out = {name: pd.DataFrame(columns=TABLE_COLUMNS[name]) for name in EARLY_TABLES}
     inputs = _inputs(tables, warn=False)
@@ -205,8 +213,14 @@ def early_started(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
     sentences, articles = inputs
     precomputed = precomputed or {}
     fork = engine is not None and engine.forks_beside(len(articles))
+    known = None
+    if cache_dir is not None:
+        keys = doc_keys({"sentences": tables["sentences"]}, pd.unique(sentences["doc_id"]).tolist(),
+                        fingerprint(salt, "plain uses"), digests=digests)
+        known = KnownUses(Path(cache_dir) / "plain-uses.arrow", keys)
     with beside(naming_candidates, sentences, articles, quoted=precomputed.get("quoted_terms"),
-                tokens=precomputed.get("name_tokens"), fork=fork, before_fork=before_fork) as candidates:
+                tokens=precomputed.get("name_tokens"), known=known, fork=fork,
+                before_fork=before_fork) as candidates:
 
         def finish() -> dict[str, pd.DataFrame]:
             out["distinctive_terms"] = distinctive_terms(sentences, articles, top_k=top_terms,

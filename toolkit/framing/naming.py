@@ -7,9 +7,11 @@ that differ between outlets).
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.feather as feather
 from pandas.api.types import union_categoricals
 from rapidfuzz import fuzz
 
@@ -46,6 +49,7 @@ VOWELS = "aeiou"
 WORD = re.compile(r"[^\W_]+")
 WORD_RUN = re.compile(r"[\w\-]+")
 WHITESPACE = re.compile(r"\s+")
+KNOWN_USES_METADATA = b"newsangle.known_uses"
 
 
 
@@ -621,6 +625,110 @@ def _plain_uses(sentences: pd.DataFrame, terms: Sequence[str], *, chunk: int = 2
     return _uses(sentences, terms, term[order], row[order])
 
 
+@dataclass(frozen=True)
+class KnownUses:
+    """Where :func:`plain_uses` keeps the plain uses it found (one Arrow file), and the content key
+    of each document of the corpus now (:func:`toolkit.engine.doc_keys` of its sentences, salted
+    with the code): the next run finds again only what changed."""
+
+    path: Path
+    keys: Mapping[str, str]
+
+
+def _read_known(path: Path) -> tuple[pd.DataFrame, pd.Index, dict[str, str]] | None:
+    """The uses (term, doc_id categorical; sent_id), terms and document keys :func:`_write_known`
+    kept at ``path``; None when there is no such file or it cannot be read (it is then rebuilt)."""
+    try:
+        table = feather.read_table(path, memory_map=True)
+        state = json.loads(table.schema.metadata[KNOWN_USES_METADATA])
+        uses = table.replace_schema_metadata(None).to_pandas()
+        terms = pd.Index(state["terms"], dtype=object)
+        keys = dict(state["keys"])
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        return None
+    if list(uses.columns) != ["term", "doc_id", "sent_id"] or not all(
+            isinstance(uses[c].dtype, pd.CategoricalDtype) for c in ("term", "doc_id")):
+        return None
+    return uses, terms, keys
+
+
+def _write_known(path: Path, uses: pd.DataFrame, terms: pd.Index, keys: Mapping[str, str]) -> None:
+    """Keep ``uses`` (:func:`_plain_uses` of the corpus for ``terms``) and the documents' ``keys``
+    at ``path``, atomically: an uncompressed Arrow file the next run memory-maps."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = json.dumps({"terms": list(terms), "keys": dict(keys)}, ensure_ascii=False)
+    table = pa.Table.from_pandas(uses, preserve_index=False)
+    table = table.replace_schema_metadata({KNOWN_USES_METADATA: state.encode("utf-8")})
+    tmp = path.with_name(path.name + ".tmp")
+    feather.write_feather(table, tmp, compression="uncompressed")
+    os.replace(tmp, path)
+
+
+def _first_runs_in(texts: Sequence[str], terms: Sequence[str]) -> np.ndarray:
+    """Whether each text holds the first ``[\\w-]+`` run of any of ``terms`` (one RE2 pass in Arrow):
+    a text without it holds no match of any of them."""
+    if not len(texts):
+        return np.zeros(0, dtype=bool)
+    pattern = "|".join(sorted({re.escape(WORD_RUN.match(t).group(0)) for t in terms}))
+    return pc.match_substring_regex(pa.array(texts, type=pa.large_string()), pattern).to_numpy(zero_copy_only=False)
+
+
+def plain_uses(sentences: pd.DataFrame, terms: Sequence[str], *, known: KnownUses | None = None) -> pd.DataFrame:
+    """:func:`_plain_uses` of ``sentences`` for ``terms``; with ``known``, found
+    again only where something changed since the run that kept them, and kept for the next run.
+
+    A document whose key is unchanged keeps its uses of the terms still wanted; documents new or
+    changed are searched for every term, and the unchanged ones for the terms new to the corpus
+    only, and only in sentences holding one of those terms' first words (:func:`_first_runs_in`).
+    Adding one article to 10,000 thus searches that article, plus a few sentences for the terms it
+    quotes first, instead of every sentence for 15,000 terms (2.5 s). The result equals
+    :func:`_plain_uses`' when ``sentences`` are sorted by doc_id and sent_id (otherwise only its
+    order differs); the kept file is rebuilt when it is missing or unreadable.
+    """
+    terms = pd.Index(terms, dtype=object)
+    previous = _read_known(known.path) if known is not None else None
+    if previous is None:
+        uses = _plain_uses(sentences, terms)
+    else:
+        uses = _updated_uses(sentences, terms, known.keys, *previous)
+    if known is not None:
+        _write_known(known.path, uses, terms, known.keys)
+    return uses
+
+
+def _updated_uses(sentences: pd.DataFrame, terms: pd.Index, keys: Mapping[str, str], kept: pd.DataFrame,
+                  kept_terms: pd.Index, kept_keys: Mapping[str, str]) -> pd.DataFrame:
+    """The uses of :func:`plain_uses` from those kept (``kept``, found for ``kept_terms`` in the
+    documents of ``kept_keys``) and the search of what changed."""
+    doc_ids = sentences["doc_id"].to_numpy()
+    unchanged_docs = pd.Index([d for d in pd.unique(doc_ids) if d in keys and kept_keys.get(d) == keys[d]],
+                              dtype=object)
+    in_unchanged = unchanged_docs.get_indexer(doc_ids) >= 0
+    added = terms[~terms.isin(kept_terms)]
+    reused = kept[kept["doc_id"].isin(unchanged_docs) & kept["term"].isin(terms)]
+    pieces = [reused, _plain_uses(sentences[~in_unchanged], terms)]
+    if len(added):
+        unchanged = sentences[in_unchanged]
+        holds = _first_runs_in(unchanged["text"].astype(str).tolist(), added)
+        pieces.append(_plain_uses(unchanged[holds], added))
+    doc_codes = pd.Categorical(sentences["doc_id"])
+    term = np.concatenate([_recoded(p["term"], terms) for p in pieces]).astype(np.int64)
+    doc = np.concatenate([_recoded(p["doc_id"], doc_codes.categories) for p in pieces])
+    sent = np.concatenate([p["sent_id"].to_numpy().astype(int) for p in pieces])
+    # every (term, sentence) comes from one piece, in the order the search found it: a stable
+    # sort by term, then reading order, gives the order of a search over the whole corpus
+    order = np.lexsort((sent, doc, term))
+    return pd.DataFrame({"term": pd.Categorical.from_codes(term[order], categories=terms),
+                         "doc_id": pd.Categorical.from_codes(doc[order], dtype=doc_codes.dtype),
+                         "sent_id": sent[order]})
+
+
+def _recoded(column: pd.Series, categories: pd.Index) -> np.ndarray:
+    """The codes of a categorical ``column`` (no missing values) under ``categories``, which hold
+    all of its values: its categories are looked up, not its millions of rows."""
+    return categories.get_indexer(column.cat.categories)[column.cat.codes.to_numpy()]
+
+
 def _uses(sentences: pd.DataFrame, terms: Sequence[str], term: np.ndarray, row: np.ndarray) -> pd.DataFrame:
     """term, doc_id (both categorical), sent_id of ``terms[term[i]]`` used in sentence ``row[i]``."""
     doc_ids = pd.Categorical(sentences["doc_id"])
@@ -630,19 +738,20 @@ def _uses(sentences: pd.DataFrame, terms: Sequence[str], term: np.ndarray, row: 
 
 
 def scare_quote_candidates(sentences: pd.DataFrame, outlet_of: pd.Series, *, max_words: int = 3,
-                           quoted: pd.DataFrame | None = None) -> pd.DataFrame:
+                           quoted: pd.DataFrame | None = None, known: KnownUses | None = None) -> pd.DataFrame:
     """Short terms (≤ ``max_words`` words) in matching quote marks, curly or straight, that name
     something (every word capitalised) or that the corpus also uses without quotes in another
     outlet; each comes with its quoted and unquoted uses per outlet (variants ``“term”``, ``term``).
 
     ``quoted``: the :func:`quoted_terms` table of ``sentences`` for ``max_words`` (computed when
-    not given). Returns candidate rows (``CANDIDATE_COLUMNS``, kind ``scare_quote``), sorted by
+    not given); ``known``: where the plain uses of the last run are kept (:func:`plain_uses`).
+    Returns candidate rows (``CANDIDATE_COLUMNS``, kind ``scare_quote``), sorted by
     key, variant, outlet. The hits (millions at 10,000 articles: plain uses of common quoted
     words) are categorical, so grouping them compares integer codes.
     """
     quoted = quoted_terms(sentences, max_words=max_words) if quoted is None else quoted
     terms = pd.Index(sorted(quoted["term"].unique()), dtype=object)
-    plain = _plain_uses(sentences, terms)
+    plain = plain_uses(sentences, terms, known=known)
     in_quotes = np.repeat([True, False], [len(quoted), len(plain)])
     term = np.concatenate([terms.get_indexer(quoted["term"]), plain["term"].cat.codes]).astype(np.int64)
     shown = pd.Index(["“" + t + "”" for t in terms] + list(terms), dtype=object)
@@ -668,7 +777,7 @@ def scare_quote_candidates(sentences: pd.DataFrame, outlet_of: pd.Series, *, max
 
 
 def naming_candidates(sentences: pd.DataFrame, articles: pd.DataFrame, *, quoted: pd.DataFrame | None = None,
-                      tokens: pd.DataFrame | None = None) -> pd.DataFrame:
+                      tokens: pd.DataFrame | None = None, known: KnownUses | None = None) -> pd.DataFrame:
     """Naming choices found without a list: scare quotes and spellings that differ between outlets.
 
     Returns ``naming_candidates``: kind (``scare_quote``, ``spelling``, ``case``), key (the term,
@@ -677,10 +786,10 @@ def naming_candidates(sentences: pd.DataFrame, articles: pd.DataFrame, *, quoted
     example_sent_id; sorted by kind, key, variant, outlet. Spelling
     candidates need two outlets (a warning says so when there is one). ``quoted`` and
     ``tokens``: the :func:`quoted_terms` and :func:`name_tokens` tables of ``sentences``, when
-    already computed per document.
+    already computed per document; ``known``: see :func:`plain_uses`.
     """
     outlet_of = articles.set_index("doc_id")["outlet"]
-    parts = [scare_quote_candidates(sentences, outlet_of, quoted=quoted)]
+    parts = [scare_quote_candidates(sentences, outlet_of, quoted=quoted, known=known)]
     if articles["outlet"].nunique() < 2:
         warnings.warn("naming candidates: spelling variants are compared between outlets; the corpus has one "
                       "outlet, so only scare quotes are listed.", stacklevel=2)
