@@ -714,10 +714,15 @@ def _updated_uses(sentences: pd.DataFrame, terms: pd.Index, keys: Mapping[str, s
     doc_codes = pd.Categorical(sentences["doc_id"])
     term = np.concatenate([_recoded(p["term"], terms) for p in pieces]).astype(np.int64)
     doc = np.concatenate([_recoded(p["doc_id"], doc_codes.categories) for p in pieces])
-    sent = np.concatenate([p["sent_id"].to_numpy().astype(int) for p in pieces])
+    sent = np.concatenate([p["sent_id"].to_numpy().astype(np.int64) for p in pieces])
     # every (term, sentence) comes from one piece, in the order the search found it: a stable
-    # sort by term, then reading order, gives the order of a search over the whole corpus
-    order = np.lexsort((sent, doc, term))
+    # sort by term, then reading order, gives the order of a search over the whole corpus. Each
+    # piece is already in that order (terms and documents are coded in sorted order), so the
+    # sort (timsort, on one integer key) merges a few sorted runs
+    low = sent.min(initial=0)
+    key = np.ravel_multi_index((term, doc, sent - low), (max(len(terms), 1), max(len(doc_codes.categories), 1),
+                                                         int(sent.max(initial=low)) - low + 1))
+    order = np.argsort(key, kind="stable")
     return pd.DataFrame({"term": pd.Categorical.from_codes(term[order], categories=terms),
                          "doc_id": pd.Categorical.from_codes(doc[order], dtype=doc_codes.dtype),
                          "sent_id": sent[order]})
