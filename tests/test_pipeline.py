@@ -78,6 +78,42 @@ def test_a_rerun_with_one_more_article_gives_the_framing_tables_of_a_run_from_sc
     assert again["naming_candidates"]["doc_ids"].str.contains(files[-1].stem).any()
 
 
+def test_editing_a_data_file_recomputes_the_stages_that_read_it_and_reuses_every_other_article_cache(
+        tmp_path, monkeypatch):
+    """A stage's cache key holds the data files it reads (DATA_FILES) and the keys of the stages
+    whose tables it reads; the corpus stage read back from the output folder keys every article
+    as when it was computed."""
+    import shutil
+
+    import toolkit.actors
+    import toolkit.sentiment
+
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("raw"))
+    stages, out = ["actors", "sentiment", "framing"], tmp_path / "out"
+
+    def analysed():
+        toolkit.analyze(RAW, manifest="", data_dir=data, stages=stages, out=out)
+        return {name: entry["key"] for name, entry in json.loads((out / "_stages.json").read_text()).items()}
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    first = analysed()
+    (data / "frames.yml").write_text((data / "frames.yml").read_text() + "\n# a reporter's note\n")
+    monkeypatch.setattr(toolkit.actors, "extract_entities", not_again)
+    monkeypatch.setattr(toolkit.sentiment, "document_step", not_again)
+    second = analysed()
+    assert [name for name in first if first[name] != second[name]] == ["framing"]
+    # actors.yml changes the actors' tables, so the stages reading them run again; the sentiment
+    # of each article is read from its cache
+    monkeypatch.undo()
+    monkeypatch.setattr(toolkit.sentiment, "document_step", not_again)
+    (data / "actors.yml").write_text((data / "actors.yml").read_text() + "\n# a reporter's note\n")
+    third = analysed()
+    assert sorted(name for name in first if second[name] != third[name]) == ["actors", "framing", "sentiment"]
+
+
 def test_project_root_is_found_from_the_notebooks_folder():
     assert project_root(ROOT / "notebooks") == ROOT
 

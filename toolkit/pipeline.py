@@ -42,7 +42,7 @@ from .dedup import PairCache, derivations_from, evaluate_pairs, mark_derivations
 from .engine import Digests, Engine, ForkedTables, beside, map_documents, reissue
 from .models import BACKEND_ENV
 from .report import outlet_summary, removal_reasons, removed_by_reason
-from .segment import split_sentences
+from .segment import SENTENCE_COLUMNS, split_sentences
 from .store import StageStore, files_fingerprint, fingerprint, read_table, write_table
 
 #: Analysis stages in pipeline order: (name, module). A stage's tables are merged into the
@@ -404,14 +404,15 @@ def analyze(
                 still_writing.append(write_beside(store, "corpus", key, tables))
             elif store:
                 store.put_later("corpus", key, tables)
+        else:
+            tables = stored_corpus(tables)
         tables = dict(tables)
-        # the reporter's data files and the chosen embedding backend change what the analyses compute
-        data_files = fingerprint(files_fingerprint(sorted(data_dir.glob("*.yml"))), os.environ.get(BACKEND_ENV, ""))
+        modules = dict(ANALYSES)
+        inputs = {name: stage_data(modules[name], data_dir) for name in wanted}
         keys = {}
         for name, _ in ANALYSES:
             if name in wanted:
-                key = keys[name] = fingerprint(key, name, data_files)
-        modules = dict(ANALYSES)
+                keys[name] = fingerprint(key, name, inputs[name], *(keys[d] for d in STAGE_INPUTS[name] if d in keys))
         side_by_side = store is not None and engine.forks_beside(len(tables["articles"]))
         results: dict[str, Mapping[str, pd.DataFrame]] = {}
 
@@ -423,7 +424,7 @@ def analyze(
         early: dict[str, dict[str, pd.DataFrame]] = {}
 
         def salt_of(name: str) -> str:
-            return fingerprint(code, name, data_files)
+            return fingerprint(code, name, inputs[name])
 
         @contextmanager
         def noted(name: str) -> Iterator[None]:
@@ -499,6 +500,25 @@ def analyze(
         if store:
             store.flush()
     return Corpus(tables, stages=("corpus", *(name for name, _ in ANALYSES if name in wanted)))
+
+
+def stage_data(module_name: str, data_dir: Path) -> str:
+    """A fingerprint of what a stage reads besides tables: the reporter's data files its module
+    names in ``DATA_FILES`` (every ``*.yml`` of ``data_dir`` when it names none) and the chosen
+    embedding backend. A stage's cache key holds it, with the keys of the stages whose tables it
+    reads (:data:`STAGE_INPUTS`), so editing ``frames.yml`` recomputes framing, not the actors'
+    named-entity recognition of every article."""
+    names = getattr(importlib.import_module(module_name), "DATA_FILES", None)
+    files = sorted(data_dir.glob("*.yml")) if names is None else [data_dir / name for name in names]
+    return fingerprint(files_fingerprint(files), os.environ.get(BACKEND_ENV, ""))
+
+
+def stored_corpus(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The corpus stage's tables as read back from the store, as the stage computed them: the
+    sentiment stage's scored ``sentences`` (the same rows, with columns added) replace the
+    corpus's in the output folder, and their extra columns would change the per-document cache
+    key of every article for every stage (:func:`toolkit.engine.doc_keys`)."""
+    return {**tables, "sentences": tables["sentences"][SENTENCE_COLUMNS]}
 
 
 def stage_waves(wanted: Sequence[str]) -> list[list[str]]:

@@ -85,6 +85,8 @@ def empty_tables() -> dict[str, pd.DataFrame]:
 
 
 #: Tables :func:`document_step` reads and writes (the pipeline's per-document protocol).
+#: The reporter's data files the stage reads (see :data:`toolkit.actors.DATA_FILES`).
+DATA_FILES: tuple[str, ...] = ("frames.yml", "naming.yml")
 DOCUMENT_INPUTS: tuple[str, ...] = ("sentences", "mentions")
 DOCUMENT_OUTPUTS: tuple[str, ...] = ("frames", "attribution", "naming_hits")
 #: Tables :func:`early_document_step` reads and writes: the per-document part of :func:`early`,
