@@ -290,7 +290,9 @@ def task_stage(args: argparse.Namespace) -> dict:
 def task_e2e(args: argparse.Namespace) -> dict:
     """``analyze`` + charts on the first N articles, cold or warm (+1 article on a copy of the cold output
     and of the cold run's exports folder, as a re-run of the main job finds them), or ``unchanged``:
-    the warm run's input again on its own folders, where every stage and chart is cached.
+    the warm run's input again on its own folders, where every stage and chart is cached, or ``edited``:
+    the warm run's input on copies of its folders with ``frames.yml`` edited (a comment appended, as
+    a reporter refining the codebook), which only the framing stage reads.
 
     When the scale corpus holds only N articles, the cold run takes the first N - 1, so the warm
     run still adds one article. The warm file keeps the cold file's name, so unchanged articles
@@ -307,11 +309,21 @@ def task_e2e(args: argparse.Namespace) -> dict:
     work = Path(args.workdir)
     cold_out = work / f"out-{args.size}"
     base = min(args.size, sum(1 for _ in rows_of(args.size + 1)) - 1)  # N - 1 when the corpus holds only N
+    data_dir = ROOT / "data"
     if args.mode == "cold":
         shutil.rmtree(cold_out, ignore_errors=True)
         source, out_dir = write_sample(base, work), cold_out
     elif args.mode == "unchanged":
         source, out_dir = work / "plus-one" / f"allsides-{base}.jsonl", work / f"out-{args.size}-warm"
+    elif args.mode == "edited":
+        source, out_dir = work / "plus-one" / f"allsides-{base}.jsonl", work / f"out-{args.size}-edited"
+        data_dir = work / "data-edited"
+        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.copytree(ROOT / "data", data_dir, ignore=shutil.ignore_patterns("raw"))
+        with (data_dir / "frames.yml").open("a", encoding="utf-8") as codebook:
+            codebook.write("\n# benchmark: a reporter's edit\n")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        shutil.copytree(work / f"out-{args.size}-warm", out_dir)
     else:  # same file name as the cold run's (doc ids carry the file stem), one more article
         source = work / "plus-one" / f"allsides-{base}.jsonl"
         source.parent.mkdir(exist_ok=True)
@@ -322,9 +334,10 @@ def task_e2e(args: argparse.Namespace) -> dict:
     exports = work / f"exports-{args.size}-{'warm' if args.mode == 'unchanged' else args.mode}"
     if args.mode != "unchanged":
         shutil.rmtree(exports, ignore_errors=True)
-    if args.mode == "warm" and (work / f"exports-{args.size}-cold").is_dir():
+    previous = {"warm": "cold", "edited": "warm"}.get(args.mode)
+    if previous and (work / f"exports-{args.size}-{previous}").is_dir():
         # a re-run writes into the same exports folder, where charts whose spec is unchanged are not redrawn
-        shutil.copytree(work / f"exports-{args.size}-cold", exports)
+        shutil.copytree(work / f"exports-{args.size}-{previous}", exports)
     if hasattr(os, "sync"):
         os.sync()  # the copies' writeback would otherwise run during the measured run
     stage_times: dict[str, float] = {}
@@ -340,7 +353,7 @@ def task_e2e(args: argparse.Namespace) -> dict:
     cpu_start = cpu_seconds()
     engine = _engine(args)
     with timed(out, "analyze_s"):
-        corpus = analyze(source, manifest="", data_dir=ROOT / "data", out=out_dir, engine=engine,
+        corpus = analyze(source, manifest="", data_dir=data_dir, out=out_dir, engine=engine,
                          stages=args.analyses.split(","), progress=progress)
     stage_times[clock["name"]] = round(time.perf_counter() - clock["t"], 2)
     with timed(out, "charts_s"):  # as the command line exports them
@@ -551,13 +564,14 @@ def collect(args: argparse.Namespace, tasks: list[str], sizes: list[int]) -> lis
                 rows.append((f"{stage} ({split})", str(n), f"{s['total_s']:.1f} s",
                              rate(s["units"], s["total_s"]) + f" {s['unit']}", mem(s)))
         if "e2e" in tasks:
-            for mode in ("cold", "warm", "unchanged"):
+            for mode in ("cold", "warm", "unchanged", "edited"):
                 r = spawn("e2e", args, size=n, mode=mode)
                 if failed(f"end to end {mode}", n, r):
                     break
                 stages = ", ".join(f"{k} {v:.0f}" for k, v in r["stages"].items())
-                label = {"cold": "", "warm": " (+1 article)", "unchanged": " again (nothing changed)"}[mode]
-                rows.append((f"end to end, {'warm' if mode == 'unchanged' else mode}{label}", str(r["articles"]),
+                label = {"cold": "cold", "warm": "warm (+1 article)", "unchanged": "warm again (nothing changed)",
+                         "edited": "warm again, frames.yml edited"}[mode]
+                rows.append((f"end to end, {label}", str(r["articles"]),
                              f"{r['total_s']:.1f} s", f"{r['ms_per_article']} ms/article",
                              f"{mem(r)}; stages s: {stages}; charts {r['charts_s']:.0f}; CPU {r['cpu_s']:.0f} s; "
                              f"imports before the timer {r.get('imports_s', float('nan')):.1f} s"))
