@@ -86,6 +86,7 @@ def test_editing_a_data_file_recomputes_the_stages_that_read_it_and_reuses_every
     import shutil
 
     import toolkit.actors
+    import toolkit.framing
     import toolkit.sentiment
 
     data = tmp_path / "data"
@@ -103,6 +104,7 @@ def test_editing_a_data_file_recomputes_the_stages_that_read_it_and_reuses_every
     (data / "frames.yml").write_text((data / "frames.yml").read_text() + "\n# a reporter's note\n")
     monkeypatch.setattr(toolkit.actors, "extract_entities", not_again)
     monkeypatch.setattr(toolkit.sentiment, "document_step", not_again)
+    monkeypatch.setattr(toolkit.framing, "early_document_step", not_again)  # framing's early part reads no data file
     second = analysed()
     assert [name for name in first if first[name] != second[name]] == ["framing"]
     # actors.yml changes the actors' tables, so the stages reading them run again; the sentiment

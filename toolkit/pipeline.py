@@ -235,6 +235,7 @@ def run_stage(
     before_pool: Callable[[], None] | None = None,
     early_tables: Mapping[str, pd.DataFrame] | None = None,
     digests: Digests | None = None,
+    early_salt: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run one analysis stage.
 
@@ -246,7 +247,8 @@ def run_stage(
     ``document_step`` (and ``run``) chosen from the whole corpus, e.g. a cheaper method
     above a corpus size; they are part of the per-document cache key. A module with an
     ``early`` part (see :func:`early_started`) gets its tables as ``early_tables``: those given, or
-    computed here. ``before_pool`` and ``digests``: see :func:`toolkit.engine.map_documents`.
+    computed here with ``early_salt`` (default: ``salt``; the early part may read fewer data files
+    than the stage). ``before_pool`` and ``digests``: see :func:`toolkit.engine.map_documents`.
     """
     module = importlib.import_module(module_name)
     options: dict = {"data_dir": data_dir, "cache_dir": cache_dir}
@@ -262,7 +264,7 @@ def run_stage(
         options.update(chosen)
     if hasattr(module, "early_started"):
         if early_tables is None:
-            with early_started(module_name, tables, cache_dir=cache_dir, engine=engine, salt=salt,
+            with early_started(module_name, tables, cache_dir=cache_dir, engine=engine, salt=early_salt or salt,
                                before_pool=before_pool, digests=digests) as finish:
                 early_tables = finish()
         options["early_tables"] = early_tables
@@ -296,11 +298,11 @@ def early_started(
     module = importlib.import_module(module_name)
     name = module_name.rsplit(".", 1)[-1]
     folder = cache_dir / f"{name}-early" if cache_dir is not None else None
+    early_salt = fingerprint(salt, "early")
     precomputed = map_step(module.early_document_step, module.EARLY_INPUTS, module.EARLY_OUTPUTS, tables,
-                           salt=fingerprint(salt, "early"), cache_dir=folder, engine=engine,
-                           before_pool=before_pool, digests=digests)
+                           salt=early_salt, cache_dir=folder, engine=engine, before_pool=before_pool, digests=digests)
     with module.early_started(tables, precomputed=precomputed, engine=engine, before_fork=before_pool,
-                              cache_dir=folder, salt=fingerprint(salt, "early"), digests=digests) as finish:
+                              cache_dir=folder, salt=early_salt, digests=digests) as finish:
         yield finish
 
 
@@ -409,6 +411,7 @@ def analyze(
         tables = dict(tables)
         modules = dict(ANALYSES)
         inputs = {name: stage_data(modules[name], data_dir) for name in wanted}
+        early_inputs = {name: stage_data(modules[name], data_dir, "EARLY_DATA_FILES") for name in wanted}
         keys = {}
         for name, _ in ANALYSES:
             if name in wanted:
@@ -423,8 +426,8 @@ def analyze(
 
         early: dict[str, dict[str, pd.DataFrame]] = {}
 
-        def salt_of(name: str) -> str:
-            return fingerprint(code, name, inputs[name])
+        def salt_of(name: str, *, early: bool = False) -> str:
+            return fingerprint(code, name, (early_inputs if early else inputs)[name])
 
         @contextmanager
         def noted(name: str) -> Iterator[None]:
@@ -448,7 +451,8 @@ def analyze(
                             continue
                         with noted(name):
                             finishing[name] = running.enter_context(early_started(
-                                modules[name], tables, cache_dir=cache_dir, engine=engine, salt=salt_of(name),
+                                modules[name], tables, cache_dir=cache_dir, engine=engine,
+                                salt=salt_of(name, early=True),
                                 digests=digests))
 
                     def finish() -> None:
@@ -474,7 +478,7 @@ def analyze(
                     continue
                 job = dict(module_name=modules[name], tables=stage_tables(tables, results, name), data_dir=data_dir,
                            cache_dir=cache_dir, engine=engine, salt=salt_of(name), early_tables=early.pop(name, None),
-                           digests=digests)
+                           digests=digests, early_salt=salt_of(name, early=True))
                 if together:
                     todo[name] = job
                 else:
@@ -502,13 +506,14 @@ def analyze(
     return Corpus(tables, stages=("corpus", *(name for name, _ in ANALYSES if name in wanted)))
 
 
-def stage_data(module_name: str, data_dir: Path) -> str:
+def stage_data(module_name: str, data_dir: Path, attribute: str = "DATA_FILES") -> str:
     """A fingerprint of what a stage reads besides tables: the reporter's data files its module
-    names in ``DATA_FILES`` (every ``*.yml`` of ``data_dir`` when it names none) and the chosen
-    embedding backend. A stage's cache key holds it, with the keys of the stages whose tables it
-    reads (:data:`STAGE_INPUTS`), so editing ``frames.yml`` recomputes framing, not the actors'
-    named-entity recognition of every article."""
-    names = getattr(importlib.import_module(module_name), "DATA_FILES", None)
+    names in ``attribute`` (``DATA_FILES``, or ``EARLY_DATA_FILES`` for its early part; every
+    ``*.yml`` of ``data_dir`` when it names none) and the chosen embedding backend. A stage's cache
+    key holds it, with the keys of the stages whose tables it reads (:data:`STAGE_INPUTS`), so
+    editing ``frames.yml`` recomputes framing, not the actors' named-entity recognition of every
+    article (nor framing's early part, which reads none)."""
+    names = getattr(importlib.import_module(module_name), attribute, None)
     files = sorted(data_dir.glob("*.yml")) if names is None else [data_dir / name for name in names]
     return fingerprint(files_fingerprint(files), os.environ.get(BACKEND_ENV, ""))
 
