@@ -21,6 +21,7 @@ from toolkit.framing.naming import (
     form_pattern,
     is_quoted,
     quoted_terms,
+    sorted_group_codes,
 )
 from toolkit.framing.naming import plain_uses as plain_uses_kept
 
@@ -142,6 +143,18 @@ def test_scare_quote_candidates_keep_the_unquoted_uses_of_other_outlets():
         ["regime", "regime", "A", 1, "a", "a:1"], ["regime", "regime", "B", 1, "b", "b:0"],
         ["regime", "“regime”", "A", 1, "a", "a:0"]]
     assert all(cands[c].dtype == object for c in ("kind", "key", "variant", "outlet", "doc_ids", "sent_keys"))
+
+
+def test_sorted_group_codes_equal_pandas_ngroup():
+    rng = np.random.default_rng(3)
+    n = 2_000
+    frame = pd.DataFrame({
+        "term": pd.Categorical(rng.choice(["b", "a", "c", "d"], n), categories=["d", "b", "a", "c", "unused"]),
+        "outlet": rng.choice(["Z", "Y", "X"], n), "sent": rng.integers(0, 50, n)})
+    for by in (["term"], ["outlet"], ["term", "outlet"], ["outlet", "term", "sent"]):
+        expected = frame.groupby(by, sort=True, observed=True).ngroup().to_numpy()
+        assert sorted_group_codes(frame, by).tolist() == expected.tolist()
+    assert sorted_group_codes(frame.iloc[:0], ["term", "outlet"]).tolist() == []
 
 
 def test_evidence_groups_hits_alike_from_plain_and_categorical_columns():

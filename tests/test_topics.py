@@ -256,8 +256,10 @@ def test_sampled_warm_run_reuses_the_stored_fit_and_assigns_new_paragraphs(tmp_p
     grown["paragraphs"] = pd.concat([grown["paragraphs"], pd.DataFrame(
         {"doc_id": ["doc3"], "para_id": [0], "text": [extra], "is_heading": [False]})], ignore_index=True)
     grown["articles"] = pd.concat([grown["articles"], pd.DataFrame({"doc_id": ["doc3"], "outlet": ["Daily Planet"]})])
+    stored_fit = (tmp_path / topics.SAMPLED_FIT_DIR / "fit.joblib").stat().st_mtime_ns
     more = run_tfidf(grown, cache_dir=tmp_path, reuse_overlap=0.5, **SAMPLED)
     assert more["topic_run"].at[0, "clustering"].endswith("; stored fit reused")
+    assert (tmp_path / topics.SAMPLED_FIT_DIR / "fit.joblib").stat().st_mtime_ns == stored_fit  # not written again
     topic_of = more["topics"].merge(grown["paragraphs"], on=["doc_id", "para_id"]).set_index("text")["topic"]
     assert topic_of[extra] == topic_of[THEMES["ceasefire"][0]]
 

@@ -911,11 +911,12 @@ def fit_sampled(units: pd.DataFrame, stop_words: Sequence[str], config: TopicCon
         predicted = stored["assigner"].predict([text_of[k] for k in missing])
         known = pd.concat([known, pd.DataFrame({"topic": predicted.astype(int), "probability": np.nan},
                                                index=pd.Index(missing, name="key"))])
-    if folder is not None and (missing or not reused):
+    if folder is not None and not reused:
         import joblib
 
         folder.mkdir(parents=True, exist_ok=True)
         joblib.dump(stored, folder / "fit.joblib")
+    if folder is not None and (missing or not reused):  # a reused fit is on disk as it was loaded
         known.rename_axis("key").reset_index().to_parquet(folder / "assignments.parquet", index=False)
     fitted = known.reindex(keys)
     mapping = _renumber(fitted["topic"].to_numpy(dtype=int))

@@ -200,6 +200,33 @@ def _sentence_labels(names: np.ndarray, doc: np.ndarray, sent: np.ndarray) -> li
     return np.asarray(labels, dtype=object)[label_of].tolist()
 
 
+def sorted_group_codes(frame: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
+    """``frame.groupby(by, sort=True, observed=True).ngroup()`` for keys without missing values:
+    categorical columns grouped in category order, others in sorted order.
+
+    One integer per row from the columns' codes, numbered by hashing (the groups, not the rows,
+    are sorted): half of pandas' time on the millions of naming-candidate hits.
+
+    >>> frame = pd.DataFrame({"a": pd.Categorical(["y", "x", "y"], categories=["y", "x"]), "b": [2, 1, 1]})
+    >>> sorted_group_codes(frame, ["a", "b"]).tolist()
+    [1, 2, 0]
+    """
+    codes, sizes = [], []
+    for column in by:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            code, size = values.cat.codes.to_numpy(), len(values.cat.categories)
+        else:
+            code, uniques = pd.factorize(values, sort=True)
+            size = len(uniques)
+        codes.append(code.astype(np.int64))
+        sizes.append(max(size, 1))
+    key, groups = pd.factorize(np.ravel_multi_index(codes, sizes) if codes else np.zeros(len(frame), dtype=np.int64))
+    rank = np.empty(len(groups), dtype=np.int64)
+    rank[np.argsort(groups)] = np.arange(len(groups))
+    return rank[key]
+
+
 def evidence(hits: pd.DataFrame, by: list[str], sentences: pd.DataFrame, *,
              max_keys: int | None = None) -> pd.DataFrame:
     """The evidence columns of each group of hits, computed for all groups at once.
@@ -216,7 +243,7 @@ def evidence(hits: pd.DataFrame, by: list[str], sentences: pd.DataFrame, *,
     """
     if hits.empty:
         return pd.DataFrame(columns=by + EVIDENCE_COLUMNS)
-    group = hits.groupby(by, sort=True, observed=True).ngroup().to_numpy()
+    group = sorted_group_codes(hits, by)
     doc_ids = hits["doc_id"].astype("category")
     names = np.asarray(sorted(doc_ids.cat.categories), dtype=object)
     doc = doc_ids.cat.set_categories(names).cat.codes.to_numpy().astype(np.int64)
