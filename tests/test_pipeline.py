@@ -80,7 +80,7 @@ def test_a_rerun_with_one_more_article_gives_the_framing_tables_of_a_run_from_sc
 
 def test_editing_a_data_file_recomputes_the_stages_that_read_it_and_reuses_every_other_article_cache(
         tmp_path, monkeypatch):
-    """A stage's cache key holds the data files it reads (DATA_FILES) and the keys of the stages
+    """A stage's cache key holds the data files it reads (STAGE_DATA_FILES) and the keys of the stages
     whose tables it reads; the corpus stage read back from the output folder keys every article
     as when it was computed."""
     import shutil

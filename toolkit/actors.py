@@ -1569,9 +1569,6 @@ def unresolved_entities(entities: pd.DataFrame, *, table: ActorTable | None = No
 # --------------------------------------------------------------------- stage
 
 
-#: The reporter's data files (in the pipeline's ``data_dir``) the stage reads: only a change to
-#: them, not to the other stages' files, makes the pipeline compute the stage again.
-DATA_FILES: tuple[str, ...] = ("actors.yml",)
 #: Tables :func:`document_step` reads and writes (the pipeline's per-document protocol).
 DOCUMENT_INPUTS: tuple[str, ...] = ("sentences",)
 DOCUMENT_OUTPUTS: tuple[str, ...] = ("entities",)

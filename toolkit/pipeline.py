@@ -62,6 +62,16 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "framing": ("actors",),
     "topics": (),
 }
+#: The reporter's data files (in ``data_dir``) each analysis stage reads, and those its early part
+#: reads (:func:`early_started`; framing's word counts read none): a stage's cache key holds its
+#: own files only, so editing ``frames.yml`` does not run named-entity recognition again.
+STAGE_DATA_FILES: dict[str, tuple[str, ...]] = {
+    "actors": ("actors.yml",),
+    "sentiment": (),
+    "framing": ("frames.yml", "naming.yml"),
+    "topics": (),
+}
+EARLY_DATA_FILES: dict[str, tuple[str, ...]] = {"framing": ()}
 #: The analysis stages that run torch (sentence embeddings): :func:`run_side_by_side` runs them
 #: in the pipeline's own process, never in a forked one.
 STAGES_ON_TORCH: frozenset[str] = frozenset({"framing", "topics"})
@@ -410,8 +420,9 @@ def analyze(
             tables = stored_corpus(tables)
         tables = dict(tables)
         modules = dict(ANALYSES)
-        inputs = {name: stage_data(modules[name], data_dir) for name in wanted}
-        early_inputs = {name: stage_data(modules[name], data_dir, "EARLY_DATA_FILES") for name in wanted}
+        inputs = {name: stage_data(STAGE_DATA_FILES[name], data_dir) for name in wanted}
+        early_inputs = {name: stage_data(EARLY_DATA_FILES.get(name, STAGE_DATA_FILES[name]), data_dir)
+                        for name in wanted}
         keys = {}
         for name, _ in ANALYSES:
             if name in wanted:
@@ -506,16 +517,12 @@ def analyze(
     return Corpus(tables, stages=("corpus", *(name for name, _ in ANALYSES if name in wanted)))
 
 
-def stage_data(module_name: str, data_dir: Path, attribute: str = "DATA_FILES") -> str:
-    """A fingerprint of what a stage reads besides tables: the reporter's data files its module
-    names in ``attribute`` (``DATA_FILES``, or ``EARLY_DATA_FILES`` for its early part; every
-    ``*.yml`` of ``data_dir`` when it names none) and the chosen embedding backend. A stage's cache
-    key holds it, with the keys of the stages whose tables it reads (:data:`STAGE_INPUTS`), so
-    editing ``frames.yml`` recomputes framing, not the actors' named-entity recognition of every
-    article (nor framing's early part, which reads none)."""
-    names = getattr(importlib.import_module(module_name), attribute, None)
-    files = sorted(data_dir.glob("*.yml")) if names is None else [data_dir / name for name in names]
-    return fingerprint(files_fingerprint(files), os.environ.get(BACKEND_ENV, ""))
+def stage_data(names: Sequence[str], data_dir: Path) -> str:
+    """A fingerprint of what a stage (or its early part) reads besides tables: the reporter's data
+    files ``names`` in ``data_dir`` (:data:`STAGE_DATA_FILES`) and the chosen embedding backend. A
+    stage's cache key holds it, with the keys of the stages whose tables it reads
+    (:data:`STAGE_INPUTS`)."""
+    return fingerprint(files_fingerprint([data_dir / name for name in names]), os.environ.get(BACKEND_ENV, ""))
 
 
 def stored_corpus(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

@@ -915,8 +915,6 @@ def distribution(sentences: pd.DataFrame, articles: pd.DataFrame, *, bins: int =
 
 
 #: Tables :func:`document_step` reads and writes (the pipeline's per-document protocol).
-#: The reporter's data files the stage reads (none: see :data:`toolkit.actors.DATA_FILES`).
-DATA_FILES: tuple[str, ...] = ()
 DOCUMENT_INPUTS: tuple[str, ...] = ("sentences",)
 DOCUMENT_OUTPUTS: tuple[str, ...] = ("sentences",)
 

@@ -219,8 +219,6 @@ COHERENCE_WORDS = 10
 """Words per topic that :class:`CoherentHDBSCAN` scores (topic coherence is reported over each
 topic's first ten words, BERTopic's paper included), however many ``top_terms`` are listed."""
 
-#: The reporter's data files the stage reads (none: see :data:`toolkit.actors.DATA_FILES`).
-DATA_FILES: tuple[str, ...] = ()
 TOPICS_COLUMNS = ["doc_id", "para_id", "outlet", "topic", "topic_label", "probability"]
 TOPIC_INFO_COLUMNS = ["topic", "topic_label", "top_terms", "size", "articles", "outlets",
                       "single_outlet", "doc_id", "para_id", "example"]

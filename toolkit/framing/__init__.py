@@ -84,10 +84,6 @@ def empty_tables() -> dict[str, pd.DataFrame]:
     return {name: pd.DataFrame(columns=cols) for name, cols in TABLE_COLUMNS.items()}
 
 
-#: The reporter's data files the stage reads (see :data:`toolkit.actors.DATA_FILES`).
-DATA_FILES: tuple[str, ...] = ("frames.yml", "naming.yml")
-#: The data files the early part (:func:`early_started`) reads: none.
-EARLY_DATA_FILES: tuple[str, ...] = ()
 #: Tables :func:`document_step` reads and writes (the pipeline's per-document protocol).
 DOCUMENT_INPUTS: tuple[str, ...] = ("sentences", "mentions")
 DOCUMENT_OUTPUTS: tuple[str, ...] = ("frames", "attribution", "naming_hits")
