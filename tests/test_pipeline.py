@@ -105,6 +105,7 @@ def test_editing_a_data_file_recomputes_the_stages_that_read_it_and_reuses_every
     monkeypatch.setattr(toolkit.actors, "extract_entities", not_again)
     monkeypatch.setattr(toolkit.sentiment, "document_step", not_again)
     monkeypatch.setattr(toolkit.framing, "early_document_step", not_again)  # framing's early part reads no data file
+    monkeypatch.setattr(toolkit.framing, "attribute_sentences", not_again)  # nor its attribution step (the parser)
     second = analysed()
     assert [name for name in first if first[name] != second[name]] == ["framing"]
     # actors.yml changes the actors' tables, so the stages reading them run again; the sentiment

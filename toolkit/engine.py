@@ -36,6 +36,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -101,6 +102,18 @@ def doc_keys(frames: Mapping[str, pd.DataFrame], doc_ids: list[str], salt: str, 
     empty = ("", 0)
     return {doc_id: fingerprint(salt, doc_id, *[(name, *digests.get(doc_id, empty)) for name, digests in per_frame])
             for doc_id in doc_ids}
+
+
+class DocumentStep(NamedTuple):
+    """One per-document step of a stage that splits its per-document work (a stage module's
+    ``DOCUMENT_STEPS``, see :func:`toolkit.pipeline.run_stage`): ``function(frames, **options)``
+    reads the tables ``inputs`` and returns ``outputs``, and its results depend on the reporter's
+    ``data_files`` (names in the data folder) besides its input rows."""
+
+    function: Callable[..., dict[str, pd.DataFrame]]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    data_files: tuple[str, ...]
 
 
 class Digests:

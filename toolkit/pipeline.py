@@ -39,7 +39,7 @@ from .corpus import (
     relative_source_paths,
 )
 from .dedup import PairCache, derivations_from, evaluate_pairs, mark_derivations, rewrite_diff, signatures
-from .engine import Digests, Engine, ForkedTables, beside, map_documents, reissue
+from .engine import Digests, DocumentStep, Engine, ForkedTables, beside, map_documents, reissue
 from .models import BACKEND_ENV
 from .report import outlet_summary, removal_reasons, removed_by_reason
 from .segment import SENTENCE_COLUMNS, split_sentences
@@ -245,36 +245,50 @@ def run_stage(
     before_pool: Callable[[], None] | None = None,
     early_tables: Mapping[str, pd.DataFrame] | None = None,
     digests: Digests | None = None,
-    early_salt: str | None = None,
+    data_files: Sequence[str] = (),
+    early_data_files: Sequence[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run one analysis stage.
 
     A stage module whose work splits per document exposes ``document_step`` with
     ``DOCUMENT_INPUTS``/``DOCUMENT_OUTPUTS``: that part is mapped over the documents by
     ``engine`` (cached per document under ``cache_dir/<stage>``) and handed to the
-    module's ``run`` as ``precomputed``; ``run`` then does the corpus-level work only.
+    module's ``run`` as ``precomputed``; ``run`` then does the corpus-level work only. A module
+    may instead split that work into ``DOCUMENT_STEPS`` (name → :class:`DocumentStep`), each
+    cached on its own (under ``cache_dir/<stage>-<name>``) and keyed by the data files it reads,
+    so that editing one file recomputes only the steps that read it.
     A module may also expose ``document_options(tables) -> dict``: options of
     ``document_step`` (and ``run``) chosen from the whole corpus, e.g. a cheaper method
     above a corpus size; they are part of the per-document cache key. A module with an
     ``early`` part (see :func:`early_started`) gets its tables as ``early_tables``: those given, or
-    computed here with ``early_salt`` (default: ``salt``; the early part may read fewer data files
-    than the stage). ``before_pool`` and ``digests``: see :func:`toolkit.engine.map_documents`.
+    computed here. ``salt`` names what the per-document results depend on besides their rows and
+    the reporter's data files: those are added by content, ``data_files`` for ``document_step``,
+    ``early_data_files`` (default: ``data_files``) for the early part. ``before_pool`` and
+    ``digests``: see :func:`toolkit.engine.map_documents`.
     """
     module = importlib.import_module(module_name)
+    name = module_name.rsplit(".", 1)[-1]
     options: dict = {"data_dir": data_dir, "cache_dir": cache_dir}
-    step = getattr(module, "document_step", None)
-    if step is not None:
-        name = module_name.rsplit(".", 1)[-1]
+    steps = getattr(module, "DOCUMENT_STEPS", None)
+    if steps is None and hasattr(module, "document_step"):
+        steps = {"": DocumentStep(module.document_step, module.DOCUMENT_INPUTS, module.DOCUMENT_OUTPUTS,
+                                  tuple(data_files))}
+    if steps:
         chosen = module.document_options(tables) if hasattr(module, "document_options") else {}
-        options["precomputed"] = map_step(step, module.DOCUMENT_INPUTS, module.DOCUMENT_OUTPUTS, tables,
-                                          salt=fingerprint(salt, sorted(chosen.items())),
-                                          cache_dir=cache_dir / name if cache_dir is not None else None,
-                                          engine=engine, options={"data_dir": data_dir, **chosen},
-                                          before_pool=before_pool, digests=digests)
+        options["precomputed"] = {}
+        for step_name, step in steps.items():
+            folder = f"{name}-{step_name}" if step_name else name
+            options["precomputed"].update(map_step(
+                step.function, step.inputs, step.outputs, tables,
+                salt=fingerprint(salt, step_name, stage_data(step.data_files, data_dir), sorted(chosen.items())),
+                cache_dir=cache_dir / folder if cache_dir is not None else None, engine=engine,
+                options={"data_dir": data_dir, **chosen}, before_pool=before_pool, digests=digests))
         options.update(chosen)
     if hasattr(module, "early_started"):
         if early_tables is None:
-            with early_started(module_name, tables, cache_dir=cache_dir, engine=engine, salt=early_salt or salt,
+            early_files = data_files if early_data_files is None else early_data_files
+            with early_started(module_name, tables, cache_dir=cache_dir, engine=engine,
+                               salt=fingerprint(salt, stage_data(early_files, data_dir)),
                                before_pool=before_pool, digests=digests) as finish:
                 early_tables = finish()
         options["early_tables"] = early_tables
@@ -421,8 +435,6 @@ def analyze(
         tables = dict(tables)
         modules = dict(ANALYSES)
         inputs = {name: stage_data(STAGE_DATA_FILES[name], data_dir) for name in wanted}
-        early_inputs = {name: stage_data(EARLY_DATA_FILES.get(name, STAGE_DATA_FILES[name]), data_dir)
-                        for name in wanted}
         keys = {}
         for name, _ in ANALYSES:
             if name in wanted:
@@ -437,8 +449,9 @@ def analyze(
 
         early: dict[str, dict[str, pd.DataFrame]] = {}
 
-        def salt_of(name: str, *, early: bool = False) -> str:
-            return fingerprint(code, name, (early_inputs if early else inputs)[name])
+        def salt_of(name: str) -> str:
+            """What a stage's per-document results depend on besides their rows and data files."""
+            return fingerprint(code, name)
 
         @contextmanager
         def noted(name: str) -> Iterator[None]:
@@ -463,7 +476,8 @@ def analyze(
                         with noted(name):
                             finishing[name] = running.enter_context(early_started(
                                 modules[name], tables, cache_dir=cache_dir, engine=engine,
-                                salt=salt_of(name, early=True),
+                                salt=fingerprint(salt_of(name), stage_data(
+                                    EARLY_DATA_FILES.get(name, STAGE_DATA_FILES[name]), data_dir)),
                                 digests=digests))
 
                     def finish() -> None:
@@ -489,7 +503,8 @@ def analyze(
                     continue
                 job = dict(module_name=modules[name], tables=stage_tables(tables, results, name), data_dir=data_dir,
                            cache_dir=cache_dir, engine=engine, salt=salt_of(name), early_tables=early.pop(name, None),
-                           digests=digests, early_salt=salt_of(name, early=True))
+                           digests=digests, data_files=STAGE_DATA_FILES[name],
+                           early_data_files=EARLY_DATA_FILES.get(name))
                 if together:
                     todo[name] = job
                 else:

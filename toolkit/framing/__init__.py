@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit.corpus import fill_unknown_outlets
-from toolkit.engine import Digests, Engine, beside, doc_keys
+from toolkit.engine import Digests, DocumentStep, Engine, beside, doc_keys
 from toolkit.framing.attribution import (
     ATTRIBUTION_COLUMNS,
     BY_OUTLET_COLUMNS,
@@ -84,7 +84,7 @@ def empty_tables() -> dict[str, pd.DataFrame]:
     return {name: pd.DataFrame(columns=cols) for name, cols in TABLE_COLUMNS.items()}
 
 
-#: Tables :func:`document_step` reads and writes (the pipeline's per-document protocol).
+#: Tables :func:`document_step` (every one of :data:`DOCUMENT_STEPS` in one call) reads and writes.
 DOCUMENT_INPUTS: tuple[str, ...] = ("sentences", "mentions")
 DOCUMENT_OUTPUTS: tuple[str, ...] = ("frames", "attribution", "naming_hits")
 #: Tables :func:`early_document_step` reads and writes: the per-document part of :func:`early`,
@@ -133,28 +133,62 @@ def _embedder(cache_dir: Path | str | None, backend: str):
 
 
 def document_step(frames: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"),
-                  use_embeddings: bool = True, min_score: float = 0.35, max_frames: int = 3,
-                  embed_backend: str | None = None, **_other_stage_options: object) -> dict[str, pd.DataFrame]:
-    """The per-document part of the stage that reads the actors' mentions or the data files.
+                  **options: object) -> dict[str, pd.DataFrame]:
+    """The per-document part of the stage that reads the actors' mentions or the data files, in
+    one call: the three :data:`DOCUMENT_STEPS` (the pipeline caches each on its own).
 
     It depends only on a document's own sentences and mentions (and the data files), so the
     pipeline may cache it per document and run it on any partition; :func:`run` then only
-    aggregates. Returns ``frames`` (:func:`score_frames`), ``attribution``
-    (:func:`attribute_sentences`) and ``naming_hits`` (:func:`find_variants` of ``naming.yml``;
-    empty without the file). ``embed_backend``: the embedding backend :func:`document_options`
-    chose for the whole corpus (``None``: chosen from the sentences of this call).
+    aggregates. Returns ``frames`` (:func:`frames_step`), ``attribution``
+    (:func:`attribution_step`) and ``naming_hits`` (:func:`naming_step`).
     """
-    sentences = frames["sentences"].sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
-    frames_path, naming_path = Path(data_dir) / "frames.yml", Path(data_dir) / "naming.yml"
+    return {name: table for step in DOCUMENT_STEPS.values()
+            for name, table in step.function(frames, data_dir=data_dir, **options).items()}
+
+
+def _reading_order(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    return frames["sentences"].sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
+
+
+def frames_step(frames: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"),
+                use_embeddings: bool = True, min_score: float = 0.35, max_frames: int = 3,
+                embed_backend: str | None = None, **_other_stage_options: object) -> dict[str, pd.DataFrame]:
+    """``frames``: :func:`score_frames` of some documents' sentences with ``frames.yml`` (empty
+    without the file). ``embed_backend``: the embedding backend :func:`document_options` chose
+    for the whole corpus (``None``: chosen from the sentences of this call)."""
+    sentences = _reading_order(frames)
+    frames_path = Path(data_dir) / "frames.yml"
     scored = pd.DataFrame(columns=FRAMES_COLUMNS)
     if frames_path.exists() and not sentences.empty:
         embed = _embedder(None, embed_backend or backend_for(len(sentences))) if use_embeddings else None
         scored = score_frames(sentences, load_codebook(frames_path), embed=embed, min_score=min_score,
                               max_frames=max_frames)
-    hits = find_variants(sentences, load_naming(naming_path)) if naming_path.exists() \
+    return {"frames": scored}
+
+
+def attribution_step(frames: Mapping[str, pd.DataFrame], **_stage_options: object) -> dict[str, pd.DataFrame]:
+    """``attribution``: :func:`attribute_sentences` of some documents' sentences, linked to their
+    ``mentions`` when given (spaCy's parser: most of the per-document time, and no data file)."""
+    return {"attribution": attribute_sentences(_reading_order(frames), frames.get("mentions"))}
+
+
+def naming_step(frames: Mapping[str, pd.DataFrame], *, data_dir: Path | str = Path("data"),
+                **_stage_options: object) -> dict[str, pd.DataFrame]:
+    """``naming_hits``: :func:`find_variants` of ``naming.yml`` in some documents' sentences
+    (empty without the file)."""
+    naming_path = Path(data_dir) / "naming.yml"
+    hits = find_variants(_reading_order(frames), load_naming(naming_path)) if naming_path.exists() \
         else pd.DataFrame(columns=HIT_COLUMNS)
-    return {"frames": scored, "attribution": attribute_sentences(sentences, frames.get("mentions")),
-            "naming_hits": hits}
+    return {"naming_hits": hits}
+
+
+#: The per-document steps, each cached on its own by the pipeline, with the data file it reads:
+#: editing ``frames.yml`` re-scores frames without parsing every sentence again for attribution.
+DOCUMENT_STEPS: dict[str, DocumentStep] = {
+    "frames": DocumentStep(frames_step, ("sentences",), ("frames",), ("frames.yml",)),
+    "attribution": DocumentStep(attribution_step, ("sentences", "mentions"), ("attribution",), ()),
+    "naming": DocumentStep(naming_step, ("sentences",), ("naming_hits",), ("naming.yml",)),
+}
 
 
 def early_document_step(frames: Mapping[str, pd.DataFrame], **_stage_options: object) -> dict[str, pd.DataFrame]:
