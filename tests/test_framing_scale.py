@@ -130,6 +130,7 @@ def test_an_unreadable_file_of_kept_plain_uses_is_rebuilt(tmp_path):
     sents = sentences_of(EDGE_TEXTS)
     found = plain_uses_kept(sents, EDGE_TERMS, known=kept_uses(path, sents))
     pd.testing.assert_frame_equal(found, _plain_uses(sents, EDGE_TERMS))
+    assert naming._read_known(path) is not None  # written again, readable
     pd.testing.assert_frame_equal(plain_uses_kept(sents, EDGE_TERMS, known=kept_uses(path, sents)), found)
 
 

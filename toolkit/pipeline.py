@@ -246,7 +246,7 @@ def run_stage(
     early_tables: Mapping[str, pd.DataFrame] | None = None,
     digests: Digests | None = None,
     data_files: Sequence[str] = (),
-    early_data_files: Sequence[str] | None = None,
+    early_data_files: Sequence[str] = (),
 ) -> dict[str, pd.DataFrame]:
     """Run one analysis stage.
 
@@ -263,7 +263,7 @@ def run_stage(
     ``early`` part (see :func:`early_started`) gets its tables as ``early_tables``: those given, or
     computed here. ``salt`` names what the per-document results depend on besides their rows and
     the reporter's data files: those are added by content, ``data_files`` for ``document_step``,
-    ``early_data_files`` (default: ``data_files``) for the early part. ``before_pool`` and
+    ``early_data_files`` for the early part. ``before_pool`` and
     ``digests``: see :func:`toolkit.engine.map_documents`.
     """
     module = importlib.import_module(module_name)
@@ -286,10 +286,8 @@ def run_stage(
         options.update(chosen)
     if hasattr(module, "early_started"):
         if early_tables is None:
-            early_files = data_files if early_data_files is None else early_data_files
-            with early_started(module_name, tables, cache_dir=cache_dir, engine=engine,
-                               salt=fingerprint(salt, stage_data(early_files, data_dir)),
-                               before_pool=before_pool, digests=digests) as finish:
+            with early_started(module_name, tables, cache_dir=cache_dir, engine=engine, salt=salt, data_dir=data_dir,
+                               data_files=early_data_files, before_pool=before_pool, digests=digests) as finish:
                 early_tables = finish()
         options["early_tables"] = early_tables
     return module.run(tables, **options)
@@ -303,6 +301,8 @@ def early_started(
     cache_dir: Path | None,
     engine: Engine,
     salt: str,
+    data_dir: Path,
+    data_files: Sequence[str],
     before_pool: Callable[[], None] | None = None,
     digests: Digests | None = None,
 ) -> Iterator[Callable[[], dict[str, pd.DataFrame]]]:
@@ -317,12 +317,12 @@ def early_started(
     next run to update), and its
     per-document part ``early_document_step`` with ``EARLY_INPUTS``/``EARLY_OUTPUTS`` (mapped by
     ``engine``, cached per document under ``cache_dir/<stage>-early``). ``salt``: as for
-    :func:`run_stage`.
+    :func:`run_stage`, with the early part's ``data_files`` (in ``data_dir``) added by content.
     """
     module = importlib.import_module(module_name)
     name = module_name.rsplit(".", 1)[-1]
     folder = cache_dir / f"{name}-early" if cache_dir is not None else None
-    early_salt = fingerprint(salt, "early")
+    early_salt = fingerprint(salt, stage_data(data_files, data_dir), "early")
     precomputed = map_step(module.early_document_step, module.EARLY_INPUTS, module.EARLY_OUTPUTS, tables,
                            salt=early_salt, cache_dir=folder, engine=engine, before_pool=before_pool, digests=digests)
     with module.early_started(tables, precomputed=precomputed, engine=engine, before_fork=before_pool,
@@ -435,6 +435,7 @@ def analyze(
         tables = dict(tables)
         modules = dict(ANALYSES)
         inputs = {name: stage_data(STAGE_DATA_FILES[name], data_dir) for name in wanted}
+        early_files = {name: EARLY_DATA_FILES.get(name, STAGE_DATA_FILES[name]) for name in wanted}
         keys = {}
         for name, _ in ANALYSES:
             if name in wanted:
@@ -475,10 +476,8 @@ def analyze(
                             continue
                         with noted(name):
                             finishing[name] = running.enter_context(early_started(
-                                modules[name], tables, cache_dir=cache_dir, engine=engine,
-                                salt=fingerprint(salt_of(name), stage_data(
-                                    EARLY_DATA_FILES.get(name, STAGE_DATA_FILES[name]), data_dir)),
-                                digests=digests))
+                                modules[name], tables, cache_dir=cache_dir, engine=engine, salt=salt_of(name),
+                                data_dir=data_dir, data_files=early_files[name], digests=digests))
 
                     def finish() -> None:
                         for name, finished in finishing.items():
@@ -503,8 +502,7 @@ def analyze(
                     continue
                 job = dict(module_name=modules[name], tables=stage_tables(tables, results, name), data_dir=data_dir,
                            cache_dir=cache_dir, engine=engine, salt=salt_of(name), early_tables=early.pop(name, None),
-                           digests=digests, data_files=STAGE_DATA_FILES[name],
-                           early_data_files=EARLY_DATA_FILES.get(name))
+                           digests=digests, data_files=STAGE_DATA_FILES[name], early_data_files=early_files[name])
                 if together:
                     todo[name] = job
                 else:

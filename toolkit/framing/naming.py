@@ -25,6 +25,7 @@ from rapidfuzz import fuzz
 
 from toolkit.framing import datafile
 from toolkit.runs import join_runs, run_ranks, run_starts
+from toolkit.store import arrow_table, write_handoff
 
 NAMING_COLUMNS = ["concept", "variant", "outlet", "count", "doc_ids", "sent_keys", "concept_count", "share",
                   "articles", "example", "example_doc_id", "example_sent_id"]
@@ -682,12 +683,9 @@ def _read_known(path: Path) -> tuple[pd.DataFrame, pd.Index, dict[str, str]] | N
 def _write_known(path: Path, uses: pd.DataFrame, terms: pd.Index, keys: Mapping[str, str]) -> None:
     """Keep ``uses`` (:func:`_plain_uses` of the corpus for ``terms``) and the documents' ``keys``
     at ``path``, atomically: an uncompressed Arrow file the next run memory-maps."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = json.dumps({"terms": list(terms), "keys": dict(keys)}, ensure_ascii=False)
-    table = pa.Table.from_pandas(uses, preserve_index=False)
-    table = table.replace_schema_metadata({KNOWN_USES_METADATA: state.encode("utf-8")})
     tmp = path.with_name(path.name + ".tmp")
-    feather.write_feather(table, tmp, compression="uncompressed")
+    write_handoff(arrow_table(uses).replace_schema_metadata({KNOWN_USES_METADATA: state.encode("utf-8")}), tmp)
     os.replace(tmp, path)
 
 
