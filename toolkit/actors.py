@@ -38,6 +38,7 @@ import pandas as pd
 import yaml
 from rapidfuzz import fuzz, process
 from toolkit.corpus import fill_unknown_outlets
+from toolkit.models import import_spacy
 from toolkit.runs import join_runs, run_lengths, run_ranks, run_starts
 from toolkit.stats import wilson_interval
 
@@ -148,8 +149,7 @@ def load_ner(model: str = DEFAULT_MODEL, patterns: tuple[tuple[str, str], ...] =
     ``patterns``: (label, phrase) pairs for an ``entity_ruler`` placed before ``ner``
     (see :func:`entity_patterns`); the recogniser keeps those spans and predicts around them.
     """
-    import spacy
-
+    spacy = import_spacy()
     config = spacy.util.load_config(_config_path(model), interpolate=False)
     nlp = spacy.load(model, exclude=ner_excludes(config))
     if patterns:
@@ -160,8 +160,7 @@ def load_ner(model: str = DEFAULT_MODEL, patterns: tuple[tuple[str, str], ...] =
 
 def _config_path(model: str) -> Path:
     """Location of ``config.cfg`` of an installed spaCy package or a pipeline folder."""
-    import spacy
-
+    spacy = import_spacy()
     folder = Path(model) if Path(model).is_dir() else spacy.util.get_package_path(model)
     direct = folder / "config.cfg"
     return direct if direct.is_file() else min(folder.glob("*/config.cfg"))

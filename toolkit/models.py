@@ -59,6 +59,7 @@ import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -140,6 +141,33 @@ def after_fork() -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
+
+
+def import_spacy() -> ModuleType:
+    """The ``spacy`` module; when neither torch nor thinc is imported yet, imported with torch
+    hidden from thinc, so that importing spaCy does not import torch.
+
+    thinc, spaCy's machine-learning library, imports torch on its own import whenever torch is
+    installed (``thinc.compat``), only to offer PyTorch-wrapped layers and GPU devices; the packaged
+    English pipelines newsangle loads run on thinc's numpy ops and never touch them. torch's import
+    was 1.4 s of the 2.2 s ``import spacy`` took on the 2-core machine, paid on the single-core
+    path of a warm run (segmenting the one new article) for nothing: a run that needs torch (to
+    embed) imports it then. thinc has no switch for this (explosion/thinc#894 made TensorFlow's
+    import opt-in, not torch's), hence the ``None`` entry in ``sys.modules`` while spaCy imports,
+    which makes ``import torch`` raise ImportError, the case thinc handles as "not installed";
+    the entry is removed afterwards. Every spaCy import of the package goes through here.
+    """
+    if "spacy" in sys.modules or "torch" in sys.modules or "thinc" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import spacy
+    finally:
+        if "torch" in sys.modules and sys.modules["torch"] is None:
+            del sys.modules["torch"]
+    return spacy
 
 
 @lru_cache(maxsize=1)

@@ -345,6 +345,7 @@ def stopwords_for(outlets: Sequence[str], extra: Sequence[str] = ()) -> list[str
     """English stopwords (scikit-learn's and spaCy's lists, which OCTIS and so BERTopic's own
     evaluation use; spaCy adds "just", "really", "make", "did") + :data:`CONTRACTION_FRAGMENTS`
     + ``NEWS_FURNITURE`` + the words of outlet names + ``extra``, sorted."""
+    models.import_spacy()  # the stop words' package imports spaCy
     from spacy.lang.en.stop_words import STOP_WORDS
 
     outlet_words = {w for name in outlets for w in re.findall(r"[a-z0-9]+", str(name).lower())}

@@ -1,0 +1,68 @@
+"""spaCy is imported without torch (toolkit.models.import_spacy), and its pipelines give what
+they give with torch imported.
+
+The test process itself may have spaCy imported the ordinary way (with torch, as thinc does
+when torch is installed), so the torch-free import is checked in a fresh interpreter and its
+results compared with this process's."""
+
+import json
+import subprocess
+import sys
+
+TEXT = ("President Emmanuel Macron met Chancellor Olaf Scholz in Berlin on Tuesday. "
+        "“We will not back down,” Macron told reporters at the U.S. embassy.")
+
+PROBE = """
+import json, sys
+import pandas as pd
+from toolkit.actors import load_ner
+from toolkit.framing.attribution import parser
+from toolkit.segment import split_sentences
+
+text = sys.argv[1]
+paragraphs = pd.DataFrame({"doc_id": ["d"], "para_id": [0], "text": [text], "is_heading": [False], "start": [0]})
+result = {
+    "sentences": split_sentences(paragraphs)["text"].tolist(),
+    "entities": [[e.text, e.label_] for e in load_ner()(text).ents],
+    "heads": [[t.text, t.dep_, t.head.i] for t in parser()(text)],
+    "torch_imported": "torch" in sys.modules,
+}
+import torch  # still importable afterwards: the blocking entry is gone
+result["torch_after"] = torch.__name__
+print(json.dumps(result))
+"""
+
+
+def spacy_results(text: str) -> dict:
+    import pandas as pd
+
+    from toolkit.actors import load_ner
+    from toolkit.framing.attribution import parser
+    from toolkit.segment import split_sentences
+
+    paragraphs = pd.DataFrame({"doc_id": ["d"], "para_id": [0], "text": [text], "is_heading": [False], "start": [0]})
+    return {
+        "sentences": split_sentences(paragraphs)["text"].tolist(),
+        "entities": [[e.text, e.label_] for e in load_ner()(text).ents],
+        "heads": [[t.text, t.dep_, t.head.i] for t in parser()(text)],
+    }
+
+
+def test_splitting_ner_and_parsing_import_spacy_without_torch_and_match_this_process():
+    done = subprocess.run([sys.executable, "-c", PROBE, TEXT], capture_output=True, text=True, check=True)
+    fresh = json.loads(done.stdout)
+    assert fresh.pop("torch_imported") is False
+    assert fresh.pop("torch_after") == "torch"
+    assert fresh["sentences"] == [
+        "President Emmanuel Macron met Chancellor Olaf Scholz in Berlin on Tuesday.",
+        "“We will not back down,” Macron told reporters at the U.S. embassy.",
+    ]
+    assert ["Berlin", "GPE"] in fresh["entities"]
+    assert fresh == spacy_results(TEXT)
+
+
+def test_spacy_imported_after_torch_is_the_ordinary_import():
+    probe = ("import sys, torch; from toolkit.models import import_spacy; import thinc.compat; "
+             "print(import_spacy().__name__, thinc.compat.has_torch)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["spacy", "True"]
