@@ -1,6 +1,7 @@
 """Scale work keeps results: cached fingerprints, pruned vocabularies, corpus-size options, partitions."""
 
 from collections import Counter
+from itertools import product
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from toolkit.framing.distinctive import (
     log_odds_dirichlet,
     ngram_analyzer,
     outlet_name_words,
+    top_terms,
 )
 from toolkit.framing.frames import Frame, score_frames
 
@@ -62,6 +64,44 @@ def test_distinctive_terms_equal_the_unpruned_estimate():
     for term in left.index:
         assert left.loc[term, "z"] == round(float(z[vocab.index(term)]), 4)
         assert left.loc[term, "log_odds"] == round(float(delta[vocab.index(term)]), 4)
+
+
+def test_distinctive_terms_select_what_scoring_every_term_of_the_vocabulary_selects():
+    # eight outlets drawing words with their own Zipf preferences: each leaves many words of the
+    # vocabulary unused, among which the under-used side's candidates are pruned by corpus count
+    rng = np.random.default_rng(7)
+    vocab = [w for w in ("".join(p) for p in product("bdfgklmnprstvz", "aeiou", "bdgklmnprst"))
+             if w not in ENGLISH_STOP_WORDS][:300]
+    rows, outlets = [], [f"Outlet {name}" for name in "ABCDEFGH"]
+    for k, outlet in enumerate(outlets):
+        weights = 1 / (1 + rng.permutation(len(vocab))) ** 1.2
+        for d in range(4):
+            for s in range(6):
+                rows.append((f"{outlet}-{d}", s, " ".join(rng.choice(vocab, 8, p=weights / weights.sum()))))
+    sentences = pd.DataFrame(rows, columns=["doc_id", "sent_id", "text"])
+    arts = pd.DataFrame({"doc_id": sentences["doc_id"].unique()})
+    arts["outlet"] = arts["doc_id"].str.rsplit("-", n=1).str[0]
+    top_k, min_count, min_z = 4, 2, 1.0
+    out = distinctive_terms(sentences, arts, top_k=top_k, min_count=min_count, min_z=min_z)
+
+    stop = frozenset(ENGLISH_STOP_WORDS) | EXTRA_STOPWORDS | outlet_name_words(outlets)
+    grams = {o: Counter(g for t in sentences.loc[sentences["doc_id"].str.startswith(o + "-"), "text"]
+                        for g in ngram_analyzer(stop)(t)) for o in outlets}
+    every = sorted(set().union(*grams.values()))
+    total = np.array([sum(grams[o][t] for o in outlets) for t in every], float)
+    terms = np.array(every, dtype=object)
+    expected = []
+    for o in outlets:
+        own = np.array([grams[o][t] for t in every], float)
+        rest = total - own
+        delta, z = log_odds_dirichlet(own, rest, 0.05 * total,
+                                      totals=(own.sum(), total.sum() - own.sum(), 0.05 * total.sum()))
+        for side, count in ((1, own), (-1, rest)):
+            ok = np.flatnonzero((side * z >= min_z) & (count >= min_count))
+            expected += [(o, terms[t], round(float(z[t]), 4), int(own[t])) for t in top_terms(ok, side * z, terms, top_k)]
+    got = list(out[["outlet", "term", "z", "count"]].itertuples(index=False, name=None))
+    assert (out["count"] == 0).sum() > 8  # under-used terms the outlet never uses were selected
+    assert sorted(got) == sorted(expected)
 
 
 def test_large_corpora_score_frames_by_cues_alone():

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 TOKENS_COLUMNS = ["doc_id", "sent_id", "tokens"]
@@ -149,6 +148,35 @@ def top_terms(candidates: np.ndarray, score: np.ndarray, terms: np.ndarray, k: i
     return candidates[np.lexsort((terms[candidates], -score[candidates]))][:k]
 
 
+def _unused_candidates(by_total: np.ndarray, ranked: np.ndarray, used: np.ndarray, n_used: int, k: int) -> np.ndarray:
+    """The terms an outlet does not use (``used`` False) that can be among its ``k`` most
+    under-used: those whose corpus count is at least the ``k``-th largest among its unused terms.
+
+    ``by_total``: the terms by descending corpus count; ``ranked``: minus those counts, in that
+    order (ascending); ``n_used``: how many terms the outlet uses. For a term the outlet never
+    uses, the z-score of :func:`log_odds_dirichlet` with the pooled prior α = s·T (T the term's
+    corpus count, s > 0) depends on T alone and falls as T rises:
+    δ = log(s/(1+s)) + log(n_b + α₀ − (1+s)T) − log(n_a + α₀ − sT) is negative and decreasing in
+    T (its derivative is negative exactly when (1+s)·n_a + α₀ > s·n_b, which holds since
+    α₀ = s·(n_a + n_b)), and z = δ·√T / √(1/s + 1/(1+s)).
+    So scoring these candidates instead of the whole vocabulary (hundreds of thousands of
+    n-grams, for each of hundreds of outlets) picks the same terms.
+
+    >>> by_total, ranked = np.array([2, 0, 3, 1]), -np.array([9., 7., 7., 1.])
+    >>> _unused_candidates(by_total, ranked, np.array([False, False, True, False]), 1, 1).tolist()
+    [0, 3]
+    """
+    if k <= 0:
+        return by_total[:0]
+    unused = np.flatnonzero(~used[by_total[:k + n_used]])
+    if len(unused) < k:  # fewer than k unused terms in the vocabulary: all of them
+        return by_total[~used[by_total]]
+    # every term counted at least as often as the k-th unused one (ties score alike)
+    reach = np.searchsorted(ranked, ranked[unused[k - 1]], side="right")
+    head = by_total[:reach]
+    return head[~used[head]]
+
+
 def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k: int = 20, min_count: int = 3,
                       min_z: float = 1.96, prior_scale: float = 0.05, max_n: int = 3,
                       exclude_words: Iterable[str] = (), tokens: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -169,6 +197,8 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
     descending z. With fewer than two outlets a warning is issued and the table is empty.
     ``tokens``: the :func:`sentence_tokens` table of ``sentences`` (computed when not given).
     """
+    if min_count < 1:
+        raise ValueError(f"distinctive terms: min_count must be at least 1 (a term is used on its side), not {min_count}")
     outlet_of = articles.set_index("doc_id")["outlet"]
     sents = sentences.assign(outlet=sentences["doc_id"].map(outlet_of)).dropna(subset=["outlet"])
     sents = sents.sort_values(["doc_id", "sent_id"]).reset_index(drop=True)
@@ -204,8 +234,7 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
     cell_code, cells = pd.factorize(cells)
     first_row = rows[np.flatnonzero(cell_code > np.maximum.accumulate(np.r_[-1, cell_code[:-1]]))]
     cell_outlet, cell_term = cells // len(kept), cells % len(kept)
-    by_outlet = sparse.csr_matrix((np.bincount(cell_code).astype(float), (cell_outlet, cell_term)),
-                                  shape=(n_outlets, len(kept)))
+    cell_count = np.bincount(cell_code)
     order = np.lexsort((first_row, cell_term))
     runs = np.flatnonzero(np.diff(cell_term[order], prepend=-1) != 0)
     best_outlet = np.full(len(kept), -1)
@@ -216,23 +245,35 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
     seconds = runs[has_second] + 1
     same_term = cell_term[order][seconds] == cell_term[order][runs[has_second]]
     second_row[cell_term[order][seconds[same_term]]] = first_row[order][seconds[same_term]]
-    own_first = sparse.csr_matrix((first_row + 1, (cell_outlet, cell_term)), shape=(n_outlets, len(kept)))
+    # each outlet's cells (the terms it uses), in term order
+    by_cell = np.lexsort((cell_term, cell_outlet))
+    cell_outlet, cell_term, cell_count, first_row = (a[by_cell] for a in (cell_outlet, cell_term, cell_count, first_row))
+    bounds = np.searchsorted(cell_outlet, np.arange(n_outlets + 1))
     terms = np.asarray(spell(kept), dtype=object)
     total = full_total[kept].astype(float)
     prior = prior_scale * total
+    by_total = np.argsort(-total, kind="stable")
+    ranked = -total[by_total]
+    used = np.zeros(len(kept), dtype=bool)
     out_rows = []
     for k, outlet in enumerate(outlets):
-        own = by_outlet[k].toarray().ravel()
-        rest = total - own
-        delta, z = log_odds_dirichlet(own, rest, prior,
-                                      totals=(n_tokens[k], n_tokens.sum() - n_tokens[k], a0))
-        firsts = own_first[k].toarray().ravel() - 1
+        mine = cell_term[bounds[k]:bounds[k + 1]]
+        used[mine] = True
+        cand = np.concatenate([mine, _unused_candidates(by_total, ranked, used, len(mine), top_k)])
+        used[mine] = False
+        own = np.zeros(len(cand))
+        own[:len(mine)] = cell_count[bounds[k]:bounds[k + 1]]
+        rest = total[cand] - own
+        delta, z = log_odds_dirichlet(own, rest, prior[cand], totals=(n_tokens[k], n_tokens.sum() - n_tokens[k], a0))
+        names = terms[cand]
         for side, count in ((1, own), (-1, rest)):
             ok = np.flatnonzero((side * z >= min_z) & (count >= min_count))
-            for t in top_terms(ok, side * z, terms, top_k):
-                first = int(firsts[t] if side == 1 else best_row[t] if best_outlet[t] != k else second_row[t])
-                out_rows.append((outlet, terms[t], round(float(delta[t]), 4), round(float(z[t]), 4), int(own[t]),
-                                 int(rest[t]), int(n_tokens[k]), int(n_tokens.sum() - n_tokens[k]),
+            for i in top_terms(ok, side * z, names, top_k):
+                t = cand[i]
+                first = int(first_row[bounds[k] + i] if side == 1 else best_row[t] if best_outlet[t] != k
+                            else second_row[t])
+                out_rows.append((outlet, names[i], round(float(delta[i]), 4), round(float(z[i]), 4), int(own[i]),
+                                 int(rest[i]), int(n_tokens[k]), int(n_tokens.sum() - n_tokens[k]),
                                  sents.at[first, "text"], sents.at[first, "doc_id"], int(sents.at[first, "sent_id"])))
     out = pd.DataFrame(out_rows, columns=DISTINCTIVE_COLUMNS)
     return out.sort_values(["outlet", "z", "term"], ascending=[True, False, True]).reset_index(drop=True)
