@@ -155,7 +155,9 @@ def import_spacy() -> ModuleType:
     embed) imports it then. thinc has no switch for this (explosion/thinc#894 made TensorFlow's
     import opt-in, not torch's), hence the ``None`` entry in ``sys.modules`` while spaCy imports,
     which makes ``import torch`` raise ImportError, the case thinc handles as "not installed";
-    the entry is removed afterwards. Every spaCy import of the package goes through here.
+    the entry is removed afterwards (another thread importing torch during those 0.8 s would get
+    that ImportError: the package imports spaCy from the thread that runs the stages, while its
+    other threads only read and write Parquet). Every spaCy import of the package goes through here.
     """
     if "spacy" in sys.modules or "torch" in sys.modules or "thinc" in sys.modules:
         import spacy
