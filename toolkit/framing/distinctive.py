@@ -255,6 +255,7 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
     by_total = np.argsort(-total, kind="stable")
     ranked = -total[by_total]
     used = np.zeros(len(kept), dtype=bool)
+    n_rest = n_tokens.sum() - n_tokens
     out_rows = []
     for k, outlet in enumerate(outlets):
         mine = cell_term[bounds[k]:bounds[k + 1]]
@@ -264,7 +265,7 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
         own = np.zeros(len(cand))
         own[:len(mine)] = cell_count[bounds[k]:bounds[k + 1]]
         rest = total[cand] - own
-        delta, z = log_odds_dirichlet(own, rest, prior[cand], totals=(n_tokens[k], n_tokens.sum() - n_tokens[k], a0))
+        delta, z = log_odds_dirichlet(own, rest, prior[cand], totals=(n_tokens[k], n_rest[k], a0))
         names = terms[cand]
         for side, count in ((1, own), (-1, rest)):
             ok = np.flatnonzero((side * z >= min_z) & (count >= min_count))
@@ -273,7 +274,7 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
                 first = int(first_row[bounds[k] + i] if side == 1 else best_row[t] if best_outlet[t] != k
                             else second_row[t])
                 out_rows.append((outlet, names[i], round(float(delta[i]), 4), round(float(z[i]), 4), int(own[i]),
-                                 int(rest[i]), int(n_tokens[k]), int(n_tokens.sum() - n_tokens[k]),
+                                 int(rest[i]), int(n_tokens[k]), int(n_rest[k]),
                                  sents.at[first, "text"], sents.at[first, "doc_id"], int(sents.at[first, "sent_id"])))
     out = pd.DataFrame(out_rows, columns=DISTINCTIVE_COLUMNS)
     return out.sort_values(["outlet", "z", "term"], ascending=[True, False, True]).reset_index(drop=True)
