@@ -224,3 +224,96 @@ def test_top_terms_sort_only_the_best_but_break_ties_by_term():
     assert top_terms(np.arange(6), score, terms, 2).tolist() == [2, 4]
     assert top_terms(np.arange(6), score, terms, 4).tolist() == [2, 4, 0, 5]
     assert top_terms(np.array([1, 3]), score, terms, 5).tolist() == [3, 1]
+
+
+PEOPLE = [["Zelensky", "Zelenskyy", "Zelenskiy"], ["Kyiv", "Kiev", "KIEV"], ["Navalny", "Navalnyy"], ["Biden"],
+          ["Moscow"], ["Kremlin", "KREMLIN"]]
+QUOTABLE = ["regime", "special military operation", "Fake News", "freedom fighters", "invasion", "terror"]
+
+
+def news_corpus(seed: int, n_docs: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sentences and articles of ``n_docs`` made-up articles from four outlets, each with its own
+    habits: one spelling of a name spelled two ways, two of a name spelled three ways, and how
+    often it quotes a loaded term rather than using it plainly (one outlet never does)."""
+    rng = random.Random(seed)
+    filler = ["the", "said", "officials", "on", "Monday", "war", "talks", "in", "and", "of", "troops"]
+    outlets = ["Alpha", "Beta", "Gamma", "Delta"]
+    quoting = [0.0, 0.2, 0.5, 0.8]
+    rows, outlet_of = [], []
+    for d in range(n_docs):
+        o = rng.randrange(len(outlets))
+        outlet_of.append(outlets[o])
+        for s in range(rng.randrange(1, 6)):
+            words = [rng.choice(filler) for _ in range(rng.randrange(3, 9))]
+            for _ in range(rng.randrange(0, 3)):
+                spellings = rng.choice(PEOPLE)
+                pick = o + rng.randrange(2) if len(spellings) > 2 else o
+                words.insert(rng.randrange(1, len(words) + 1), spellings[pick % len(spellings)])
+            if rng.random() < 0.6:
+                term = rng.choice(QUOTABLE)
+                words.insert(rng.randrange(1, len(words) + 1), f"“{term}”" if rng.random() < quoting[o] else term)
+            rows.append((f"d{d:03d}", s, "The " + " ".join(words) + "."))
+    return (pd.DataFrame(rows, columns=["doc_id", "sent_id", "text"]),
+            pd.DataFrame({"doc_id": [f"d{d:03d}" for d in range(n_docs)], "outlet": outlet_of}))
+
+
+def kept_candidates(tmp_path, sents: pd.DataFrame) -> naming.KnownCandidates:
+    return naming.KnownCandidates(tmp_path / "naming-candidates.arrow",
+                                  doc_keys({"sentences": sents}, pd.unique(sents["doc_id"]).tolist(), "test salt"))
+
+
+def candidates_with(tmp_path, sents: pd.DataFrame, articles: pd.DataFrame) -> pd.DataFrame:
+    """naming_candidates with both kept files, as the pipeline calls it."""
+    return fr.naming_candidates(sents, articles, known=kept_uses(tmp_path / "plain-uses.arrow", sents),
+                                kept=kept_candidates(tmp_path, sents))
+
+
+def test_naming_candidates_after_added_articles_compute_only_what_those_touch(tmp_path, monkeypatch):
+    sents, articles = news_corpus(3, 120)
+
+    def first(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        docs = [f"d{d:03d}" for d in range(n)]
+        return sents[sents["doc_id"].isin(docs)].reset_index(drop=True), articles[articles["doc_id"].isin(docs)]
+
+    grouped = []
+
+    def counting(hits, by, *args, **options):
+        grouped.append(len(hits))
+        return evidence(hits, by, *args, **options)
+
+    monkeypatch.setattr(naming, "evidence", counting)
+    start = candidates_with(tmp_path, *first(100))
+    pd.testing.assert_frame_equal(start, fr.naming_candidates(*first(100)))
+    grouped.clear()
+    one_more = candidates_with(tmp_path, *first(101))
+    incremental = sum(grouped)
+    grouped.clear()
+    pd.testing.assert_frame_equal(one_more, fr.naming_candidates(*first(101)))
+    assert 0 < incremental < sum(grouped) / 2  # the evidence of the untouched groups was kept, not recomputed
+    whole = candidates_with(tmp_path, sents, articles)
+    pd.testing.assert_frame_equal(whole, fr.naming_candidates(sents, articles))
+    changed = start.merge(whole, how="outer", indicator=True).query("_merge != 'both'")
+    assert set(changed["kind"]) == {"scare_quote", "spelling", "case"}  # the new articles changed rows of each kind
+    grouped.clear()
+    again = candidates_with(tmp_path, sents, articles)  # nothing new: the kept table
+    pd.testing.assert_frame_equal(again, whole)
+    assert grouped == []
+
+
+def test_naming_candidates_recompute_everything_when_articles_change_move_or_go(tmp_path):
+    sents, articles = news_corpus(5, 90)
+    candidates_with(tmp_path, sents, articles)
+    reworded = sents.assign(text=sents["text"].where(sents["doc_id"] != "d004", "The “regime” of Kiev fell."))
+    moved = articles.assign(outlet=articles["outlet"].where(articles["doc_id"] != "d007", "Epsilon"))
+    gone = sents[sents["doc_id"] != "d010"].reset_index(drop=True)
+    for later_sents, later_articles in ((reworded, articles), (reworded, moved), (gone, moved), (sents, articles)):
+        pd.testing.assert_frame_equal(candidates_with(tmp_path, later_sents, later_articles),
+                                      fr.naming_candidates(later_sents, later_articles))
+
+
+def test_unreadable_kept_naming_candidates_are_computed_again(tmp_path):
+    sents, articles = news_corpus(7, 40)
+    (tmp_path / "naming-candidates.arrow").write_bytes(b"not an Arrow file")
+    whole = fr.naming_candidates(sents, articles)
+    pd.testing.assert_frame_equal(candidates_with(tmp_path, sents, articles), whole)
+    assert naming._read_candidates(tmp_path / "naming-candidates.arrow") is not None

@@ -60,8 +60,9 @@ def test_two_runs_write_byte_identical_parquet_and_the_second_reuses_the_cache(t
 
 
 def test_a_rerun_with_one_more_article_gives_the_framing_tables_of_a_run_from_scratch(tmp_path):
-    """framing keeps corpus-level work for the next run (the plain uses of quoted terms) and updates
-    it for the article added: the tables equal those of a run without any cache."""
+    """framing keeps corpus-level work for the next run (the plain uses of quoted terms, the naming
+    candidates) and updates it for the article added: the tables equal those of a run without any
+    cache."""
     raw = tmp_path / "raw"
     raw.mkdir()
     files = sorted(p for p in RAW.iterdir() if p.is_file())
@@ -69,7 +70,8 @@ def test_a_rerun_with_one_more_article_gives_the_framing_tables_of_a_run_from_sc
         (raw / path.name).write_bytes(path.read_bytes())
     stages = ["actors", "framing"]
     toolkit.analyze(raw, manifest="", stages=stages, out=tmp_path / "out")
-    assert (tmp_path / "out" / "cache" / "framing-early" / "plain-uses.arrow").is_file()
+    for kept in ("plain-uses.arrow", "naming-candidates.arrow"):
+        assert (tmp_path / "out" / "cache" / "framing-early" / kept).is_file()
     (raw / files[-1].name).write_bytes(files[-1].read_bytes())
     again = toolkit.analyze(raw, manifest="", stages=stages, out=tmp_path / "out")
     scratch = toolkit.analyze(raw, manifest="", stages=stages)

@@ -331,7 +331,7 @@ def _forked_body(send, func: Callable[..., Mapping[str, pd.DataFrame]], kwargs: 
             tables = dict(func(**kwargs))
             for name, table in tables.items():
                 if handoff is not None:
-                    tables[name] = arrow_table(table)
+                    tables[name] = table if isinstance(table, pa.Table) else arrow_table(table)
                     write_handoff(tables[name], handoff / f"{name}.arrow")
             reply = ("ok", sorted(tables), "")
         except Exception as exc:  # reported to the parent, which raises it
@@ -370,8 +370,8 @@ def reissue(caught: list[tuple]) -> None:
         warnings.warn_explicit(message, category, filename, lineno)
 
 
-def _one_table(func: Callable[..., pd.DataFrame], args: tuple, kwargs: Mapping[str, object]
-               ) -> dict[str, pd.DataFrame]:
+def _one_table(func: Callable[..., pd.DataFrame | pa.Table], args: tuple, kwargs: Mapping[str, object]
+               ) -> dict[str, pd.DataFrame | pa.Table]:
     return {"table": func(*args, **kwargs)}
 
 
@@ -382,7 +382,8 @@ def beside(func: Callable[..., pd.DataFrame], /, *args: object, fork: bool,
     goes on (``fork``; see :meth:`Engine.forks_beside`), or in this process when asked for.
 
     Yields a function returning the table: through Arrow (:meth:`ForkedTables.tables`), so with
-    the dtypes the pipeline's stored tables have. The child's warnings are issued here and its
+    the dtypes the pipeline's stored tables have (a ``func`` returning an Arrow table has it handed
+    over as it is, unconverted; without a fork, the function returns what ``func`` returns). The child's warnings are issued here and its
     exception raised here (with a note naming ``func``). ``before_fork`` runs first (e.g. waiting
     for background writes: a fork while another thread holds a lock can leave the child stuck on
     it). Leaving the block stops a child still running and removes its files. ``func`` must not use torch (see

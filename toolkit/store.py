@@ -74,6 +74,11 @@ def write_handoff(table: pa.Table, path: Path) -> None:
     feather.write_feather(table, path, compression="uncompressed")
 
 
+def frame_of(table: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """``table`` as a DataFrame (an Arrow table converted, a DataFrame as it is)."""
+    return table.to_pandas() if isinstance(table, pa.Table) else table
+
+
 def read_handoff(path: Path) -> pd.DataFrame:
     """The DataFrame of a :func:`write_handoff` file (memory-mapped while it is converted)."""
     return feather.read_table(path, memory_map=True).to_pandas()

@@ -47,7 +47,9 @@ from toolkit.framing.naming import (
     HIT_COLUMNS,
     NAMING_COLUMNS,
     Concept,
+    KnownCandidates,
     KnownUses,
+    candidates_table,
     find_variants,
     load_naming,
     name_tokens,
@@ -58,7 +60,7 @@ from toolkit.framing.naming import (
 from toolkit.framing.rewrite import REWRITE_COLUMNS, rewrite_changes, word_changes
 from toolkit.models import backend_for
 from toolkit.models import embed as model_embed
-from toolkit.store import fingerprint
+from toolkit.store import fingerprint, frame_of
 
 __all__ = [
     "DataFileError", "Frame", "Concept", "VERB_GROUPS", "attribute_sentences", "attribution_by_outlet",
@@ -234,10 +236,11 @@ def early_started(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
     stage (topics), so the candidates' process starts with the wave instead of after that stage;
     the tables are the same. Leaving the block stops a process still running.
 
-    With a ``cache_dir``, the plain uses of quoted terms are kept there for the next run, which
-    searches only the documents that changed (:func:`toolkit.framing.naming.plain_uses`; each
-    document known by :func:`toolkit.engine.doc_keys` of its sentences with ``salt`` and the run's
-    ``digests``).
+    With a ``cache_dir``, the plain uses of quoted terms and the naming candidates are kept there
+    for the next run, which searches only the documents that changed
+    (:func:`toolkit.framing.naming.plain_uses`) and, when documents were only added, computes only
+    the candidates they touch (:func:`toolkit.framing.naming.naming_candidates`); each document is
+    known by :func:`toolkit.engine.doc_keys` of its sentences with ``salt`` and the run's ``digests``.
     """
     out = {name: pd.DataFrame(columns=TABLE_COLUMNS[name]) for name in EARLY_TABLES}
     inputs = _inputs(tables, warn=False)
@@ -247,13 +250,14 @@ def early_started(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
     sentences, articles = inputs
     precomputed = precomputed or {}
     fork = engine is not None and engine.forks_beside(len(articles))
-    known = None
+    known = kept = None
     if cache_dir is not None:
         keys = doc_keys({"sentences": tables["sentences"]}, pd.unique(sentences["doc_id"]).tolist(),
                         fingerprint(salt, "plain uses"), digests=digests)
         known = KnownUses(Path(cache_dir) / "plain-uses.arrow", keys)
-    with beside(naming_candidates, sentences, articles, quoted=precomputed.get("quoted_terms"),
-                tokens=precomputed.get("name_tokens"), known=known, fork=fork,
+        kept = KnownCandidates(Path(cache_dir) / "naming-candidates.arrow", keys)
+    with beside(candidates_table, sentences, articles, quoted=precomputed.get("quoted_terms"),
+                tokens=precomputed.get("name_tokens"), known=known, kept=kept, fork=fork,
                 before_fork=before_fork) as candidates:
 
         def finish() -> dict[str, pd.DataFrame]:
@@ -261,7 +265,7 @@ def early_started(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
                                                          tokens=precomputed.get("term_tokens"))
             if "derived_from" in articles:
                 out["rewrite_changes"] = rewrite_changes(articles, sentences, diff=tables.get("rewrite_diff"))
-            out["naming_candidates"] = candidates()
+            out["naming_candidates"] = frame_of(candidates())
             return out
 
         yield finish
