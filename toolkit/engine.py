@@ -383,11 +383,11 @@ def beside(func: Callable[..., pd.DataFrame], /, *args: object, fork: bool,
 
     Yields a function returning the table: through Arrow (:meth:`ForkedTables.tables`), so with
     the dtypes the pipeline's stored tables have (a ``func`` returning an Arrow table has it handed
-    over as it is, unconverted; without a fork, the function returns what ``func`` returns). The child's warnings are issued here and its
-    exception raised here (with a note naming ``func``). ``before_fork`` runs first (e.g. waiting
-    for background writes: a fork while another thread holds a lock can leave the child stuck on
-    it). Leaving the block stops a child still running and removes its files. ``func`` must not use torch (see
-    :class:`ForkedTables`).
+    over as it is, unconverted; without a fork, the function returns what ``func`` returns). The
+    child's warnings are issued here and its exception raised here (with a note naming ``func``).
+    ``before_fork`` runs first (e.g. waiting for background writes: a fork while another thread
+    holds a lock can leave the child stuck on it). Leaving the block stops a child still running
+    and removes its files. ``func`` must not use torch (see :class:`ForkedTables`).
     """
     if not fork:
         yield lambda: func(*args, **kwargs)
