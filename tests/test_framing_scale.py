@@ -15,7 +15,7 @@ from toolkit.engine import doc_keys
 from toolkit.framing import naming
 from toolkit.framing.naming import (
     MAX_CANDIDATE_KEYS,
-    KnownUses,
+    Kept,
     _plain_uses,
     evidence,
     form_pattern,
@@ -82,9 +82,9 @@ def random_texts(seed: int, n: int) -> list[str]:
     return ["".join(rng.choice(words) + rng.choice(gaps) for _ in range(rng.randrange(0, 12))) for _ in range(n)]
 
 
-def kept_uses(path, sents: pd.DataFrame) -> KnownUses:
+def kept_uses(path, sents: pd.DataFrame) -> Kept:
     doc_ids = pd.unique(sents["doc_id"]).tolist()
-    return KnownUses(path, doc_keys({"sentences": sents}, doc_ids, "test salt"))
+    return Kept(path, doc_keys({"sentences": sents}, doc_ids, "test salt"))
 
 
 def test_plain_uses_kept_for_the_next_run_are_updated_where_the_corpus_changed(tmp_path, monkeypatch):
@@ -257,9 +257,9 @@ def news_corpus(seed: int, n_docs: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             pd.DataFrame({"doc_id": [f"d{d:03d}" for d in range(n_docs)], "outlet": outlet_of}))
 
 
-def kept_candidates(tmp_path, sents: pd.DataFrame) -> naming.KnownCandidates:
-    return naming.KnownCandidates(tmp_path / "naming-candidates.arrow",
-                                  doc_keys({"sentences": sents}, pd.unique(sents["doc_id"]).tolist(), "test salt"))
+def kept_candidates(tmp_path, sents: pd.DataFrame) -> Kept:
+    return Kept(tmp_path / "naming-candidates.arrow",
+                doc_keys({"sentences": sents}, pd.unique(sents["doc_id"]).tolist(), "test salt"))
 
 
 def candidates_with(tmp_path, sents: pd.DataFrame, articles: pd.DataFrame) -> pd.DataFrame:

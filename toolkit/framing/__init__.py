@@ -47,8 +47,7 @@ from toolkit.framing.naming import (
     HIT_COLUMNS,
     NAMING_COLUMNS,
     Concept,
-    KnownCandidates,
-    KnownUses,
+    Kept,
     candidates_table,
     find_variants,
     load_naming,
@@ -254,8 +253,8 @@ def early_started(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
     if cache_dir is not None:
         keys = doc_keys({"sentences": tables["sentences"]}, pd.unique(sentences["doc_id"]).tolist(),
                         fingerprint(salt, "plain uses"), digests=digests)
-        known = KnownUses(Path(cache_dir) / "plain-uses.arrow", keys)
-        kept = KnownCandidates(Path(cache_dir) / "naming-candidates.arrow", keys)
+        known = Kept(Path(cache_dir) / "plain-uses.arrow", keys)
+        kept = Kept(Path(cache_dir) / "naming-candidates.arrow", keys)
     with beside(candidates_table, sentences, articles, quoted=precomputed.get("quoted_terms"),
                 tokens=precomputed.get("name_tokens"), known=known, kept=kept, fork=fork,
                 before_fork=before_fork) as candidates:

@@ -676,25 +676,47 @@ def _plain_uses(sentences: pd.DataFrame, terms: Sequence[str], *, chunk: int = 2
 
 
 @dataclass(frozen=True)
-class KnownUses:
-    """Where :func:`plain_uses` keeps the plain uses it found (one Arrow file), and the content key
-    of each document of the corpus now (:func:`toolkit.engine.doc_keys` of its sentences, salted
-    with the code): the next run finds again only what changed."""
+class Kept:
+    """Where a corpus-level result is kept for the next run (one Arrow file: the plain uses of
+    :func:`plain_uses`, the table of :func:`naming_candidates`), and the content key of each
+    document of the corpus now (:func:`toolkit.engine.doc_keys` of its sentences, salted with the
+    code): the next run redoes only what changed."""
 
     path: Path
     keys: Mapping[str, str]
 
 
+def _read_kept(path: Path, metadata_key: bytes) -> tuple[pa.Table, dict] | None:
+    """The table (memory-mapped, without metadata) and the state :func:`_write_kept` kept at
+    ``path`` under ``metadata_key``; None when there is no such file or it cannot be read (the
+    result is then computed again)."""
+    try:
+        table = feather.read_table(path, memory_map=True)
+        state = json.loads(table.schema.metadata[metadata_key])
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        return None
+    return (table.replace_schema_metadata(None), state) if isinstance(state, dict) else None
+
+
+def _write_kept(path: Path, table: pa.Table, metadata_key: bytes, state: Mapping[str, object]) -> None:
+    """Keep ``table`` with ``state`` (JSON in its schema metadata under ``metadata_key``) at
+    ``path``, atomically: an uncompressed Arrow file the next run memory-maps."""
+    text = json.dumps(dict(state), ensure_ascii=False).encode("utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    write_handoff(table.replace_schema_metadata({metadata_key: text}), tmp)
+    os.replace(tmp, path)
+
+
 def _read_known(path: Path) -> tuple[pd.DataFrame, pd.Index, dict[str, str]] | None:
     """The uses (term, doc_id categorical; sent_id), terms and document keys :func:`_write_known`
     kept at ``path``; None when there is no such file or it cannot be read (it is then rebuilt)."""
+    kept = _read_kept(path, KNOWN_USES_METADATA)
+    if kept is None:
+        return None
     try:
-        table = feather.read_table(path, memory_map=True)
-        state = json.loads(table.schema.metadata[KNOWN_USES_METADATA])
-        uses = table.replace_schema_metadata(None).to_pandas()
-        terms = pd.Index(state["terms"], dtype=object)
-        keys = dict(state["keys"])
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        uses = kept[0].to_pandas()
+        terms, keys = pd.Index(kept[1]["terms"], dtype=object), dict(kept[1]["keys"])
+    except (TypeError, KeyError, ValueError, pa.ArrowException):
         return None
     if list(uses.columns) != ["term", "doc_id", "sent_id"] or not all(
             isinstance(uses[c].dtype, pd.CategoricalDtype) for c in ("term", "doc_id")):
@@ -704,11 +726,8 @@ def _read_known(path: Path) -> tuple[pd.DataFrame, pd.Index, dict[str, str]] | N
 
 def _write_known(path: Path, uses: pd.DataFrame, terms: pd.Index, keys: Mapping[str, str]) -> None:
     """Keep ``uses`` (:func:`_plain_uses` of the corpus for ``terms``) and the documents' ``keys``
-    at ``path``, atomically: an uncompressed Arrow file the next run memory-maps."""
-    state = json.dumps({"terms": list(terms), "keys": dict(keys)}, ensure_ascii=False)
-    tmp = path.with_name(path.name + ".tmp")
-    write_handoff(arrow_table(uses).replace_schema_metadata({KNOWN_USES_METADATA: state.encode("utf-8")}), tmp)
-    os.replace(tmp, path)
+    at ``path`` (:func:`_write_kept`)."""
+    _write_kept(path, arrow_table(uses), KNOWN_USES_METADATA, {"terms": list(terms), "keys": dict(keys)})
 
 
 def _first_runs_in(texts: Sequence[str], terms: Sequence[str]) -> np.ndarray:
@@ -720,7 +739,7 @@ def _first_runs_in(texts: Sequence[str], terms: Sequence[str]) -> np.ndarray:
     return pc.match_substring_regex(pa.array(texts, type=pa.large_string()), pattern).to_numpy(zero_copy_only=False)
 
 
-def plain_uses(sentences: pd.DataFrame, terms: Sequence[str], *, known: KnownUses | None = None) -> pd.DataFrame:
+def plain_uses(sentences: pd.DataFrame, terms: Sequence[str], *, known: Kept | None = None) -> pd.DataFrame:
     """:func:`_plain_uses` of ``sentences`` for ``terms``; with ``known``, found
     again only where something changed since the run that kept them, and kept for the next run.
 
@@ -790,7 +809,7 @@ def _uses(sentences: pd.DataFrame, terms: Sequence[str], term: np.ndarray, row: 
 
 
 def scare_quote_candidates(sentences: pd.DataFrame, outlet_of: pd.Series, *, max_words: int = MAX_QUOTED_WORDS,
-                           quoted: pd.DataFrame | None = None, known: KnownUses | None = None,
+                           quoted: pd.DataFrame | None = None, known: Kept | None = None,
                            only_in: Collection[str] | None = None) -> pd.DataFrame:
     """Short terms (≤ ``max_words`` words) in matching quote marks, curly or straight, that name
     something (every word capitalised) or that the corpus also uses without quotes in another
@@ -807,7 +826,7 @@ def scare_quote_candidates(sentences: pd.DataFrame, outlet_of: pd.Series, *, max
 
 
 def _scare_quotes(sentences: pd.DataFrame, outlet_of: pd.Series, *, max_words: int, quoted: pd.DataFrame | None,
-                  known: KnownUses | None, only_in: Collection[str] | None) -> tuple[pd.DataFrame, set[str]]:
+                  known: Kept | None, only_in: Collection[str] | None) -> tuple[pd.DataFrame, set[str]]:
     """:func:`scare_quote_candidates` and, with ``only_in``, the terms it computed. A term's rows
     depend on its own hits alone (whether it is kept, its evidence per variant and outlet)."""
     quoted = quoted_terms(sentences, max_words=max_words) if quoted is None else quoted
@@ -843,40 +862,28 @@ def _scare_quotes(sentences: pd.DataFrame, outlet_of: pd.Series, *, max_words: i
     return out.rename(columns={"term": "key"}).assign(kind="scare_quote")[CANDIDATE_COLUMNS], touched
 
 
-@dataclass(frozen=True)
-class KnownCandidates:
-    """Where :func:`naming_candidates` keeps the table it returned (one Arrow file), and the
-    content key of each document of the corpus now (:func:`toolkit.engine.doc_keys` of its
-    sentences, salted with the code): a run on the same documents plus new ones computes only the
-    terms and names those new documents touch."""
-
-    path: Path
-    keys: Mapping[str, str]
-
-
 def _read_candidates(path: Path) -> tuple[pa.Table, dict[str, str], dict[str, str | None]] | None:
     """The table (memory-mapped), document keys and outlets :func:`_write_candidates` kept at
     ``path``; None when there is no such file or it cannot be read (everything is then computed)."""
+    kept = _read_kept(path, KNOWN_CANDIDATES_METADATA)
+    if kept is None:
+        return None
+    table, state = kept
     try:
-        table = feather.read_table(path, memory_map=True)
-        state = json.loads(table.schema.metadata[KNOWN_CANDIDATES_METADATA])
         keys, outlets = dict(state["keys"]), dict(state["outlets"])
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+    except (TypeError, KeyError, ValueError):
         return None
     if table.column_names != CANDIDATE_COLUMNS or state.get("max_keys") != MAX_CANDIDATE_KEYS:
         return None
-    return table.replace_schema_metadata(None), keys, outlets
+    return table, keys, outlets
 
 
 def _write_candidates(path: Path, candidates: pa.Table, keys: Mapping[str, str],
                       outlets: Mapping[str, str | None]) -> None:
     """Keep ``candidates`` with the ``keys`` and ``outlets`` of the documents they were computed
-    from at ``path``, atomically."""
-    state = json.dumps({"keys": dict(keys), "outlets": dict(outlets), "max_keys": MAX_CANDIDATE_KEYS},
-                       ensure_ascii=False)
-    tmp = path.with_name(path.name + ".tmp")
-    write_handoff(candidates.replace_schema_metadata({KNOWN_CANDIDATES_METADATA: state.encode("utf-8")}), tmp)
-    os.replace(tmp, path)
+    from at ``path`` (:func:`_write_kept`)."""
+    _write_kept(path, candidates, KNOWN_CANDIDATES_METADATA,
+                {"keys": dict(keys), "outlets": dict(outlets), "max_keys": MAX_CANDIDATE_KEYS})
 
 
 def _added_documents(previous: tuple[pa.Table, dict[str, str], dict[str, str | None]] | None,
@@ -914,8 +921,8 @@ def _unchanged_rows(old: pa.Table, terms: set[str], names: set[str]) -> pa.Table
 
 
 def naming_candidates(sentences: pd.DataFrame, articles: pd.DataFrame, *, quoted: pd.DataFrame | None = None,
-                      tokens: pd.DataFrame | None = None, known: KnownUses | None = None,
-                      kept: KnownCandidates | None = None) -> pd.DataFrame:
+                      tokens: pd.DataFrame | None = None, known: Kept | None = None,
+                      kept: Kept | None = None) -> pd.DataFrame:
     """Naming choices found without a list: scare quotes and spellings that differ between outlets.
 
     Returns ``naming_candidates``: kind (``scare_quote``, ``spelling``, ``case``), key (the term,
@@ -939,8 +946,8 @@ def naming_candidates(sentences: pd.DataFrame, articles: pd.DataFrame, *, quoted
 
 
 def candidates_table(sentences: pd.DataFrame, articles: pd.DataFrame, *, quoted: pd.DataFrame | None = None,
-                     tokens: pd.DataFrame | None = None, known: KnownUses | None = None,
-                     kept: KnownCandidates | None = None) -> pd.DataFrame | pa.Table:
+                     tokens: pd.DataFrame | None = None, known: Kept | None = None,
+                     kept: Kept | None = None) -> pd.DataFrame | pa.Table:
     """:func:`naming_candidates`, as an Arrow table when ``kept`` is given: the kept rows (330,000
     at 10,000 articles, 210 MB of text) are filtered, merged and sorted in Arrow and handed to the
     pipeline's other process in that form, never converted to Python strings and back here."""
