@@ -383,8 +383,7 @@ def sampled_vs_full(tables: dict[str, pd.DataFrame], cache: Path, sample_sizes: 
     full_topics, text = scores(full)
     print(f"full (large class, {len(full_topics)} paragraphs embedded): {full_s:.1f} s, "
           f"{full['topic_run'].at[0, 'n_topics']} topics; {text}")
-    keys = [models.text_key(t, models.DEFAULT_MODEL_ID) for t in
-            topics.select_units(tables["paragraphs"], tables["articles"])[0]["text"]]
+    keys = topics.unit_keys(topics.select_units(tables["paragraphs"], tables["articles"])[0]["text"])
     for size in sample_sizes:
         with tempfile.TemporaryDirectory() as tmp:
             fit_cache = Path(tmp)

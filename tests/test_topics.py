@@ -235,9 +235,8 @@ def test_sampled_class_fits_a_sample_and_classifies_the_rest():
     theme_of = {text: theme for theme, texts in THEMES.items() for text in texts}
     by_theme = table.groupby(table["text"].map(theme_of))["topic"].agg(set)
     assert sorted(len(s) for s in by_theme) == [1, 1, 1] and len(set().union(*by_theme)) == 3
-    keys = [models.text_key(t, models.DEFAULT_MODEL_ID) for t in table["text"]]
     classified = np.ones(len(table), dtype=bool)
-    classified[topics.sample_rows(keys, 9)] = False
+    classified[topics.sample_rows(topics.unit_keys(table["text"]), 9)] = False
     assert table.loc[classified, "probability"].isna().all() and classified.sum() == 3
     assert out["topic_info"]["size"].sum() == 12
     assert out["topic_info"]["size"].is_monotonic_decreasing

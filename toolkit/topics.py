@@ -763,16 +763,35 @@ assignments it made (``assignments.parquet``: key, topic, probability), and the 
 smaller corpus (``whole.joblib``, see :func:`fit_whole`)."""
 
 
-def sample_rows(keys: Sequence[str], size: int) -> np.ndarray:
+UNIT_KEY_SALT = "newsangle-topic1"
+"""The 16-character SipHash key of :func:`unit_keys`."""
+
+
+def unit_keys(texts: Sequence[str]) -> np.ndarray:
+    """A 64-bit key per text (unsigned): pandas' vectorised SipHash of its UTF-8 bytes
+    (``pd.util.hash_array`` with a fixed key), the same on every run and machine.
+
+    What :func:`fit_sampled` samples by and looks stored assignments up by: hashing each of
+    200,000 paragraphs with SHA-256 in a Python loop (:func:`toolkit.models.text_key`, the
+    embedding cache's key) took about a second of every warm run. Two different texts share a key
+    with probability about n²/2⁶⁵ (10⁻⁹ for 200,000 paragraphs); the second would then be
+    sampled as the first and get its topic.
+
+    >>> bool(unit_keys(["a", "b", "a"])[0] == unit_keys(["a"])[0] != unit_keys(["b"])[0])
+    True
+    """
+    return pd.util.hash_array(np.asarray(texts, dtype=object), hash_key=UNIT_KEY_SALT, categorize=False)
+
+
+def sample_rows(keys: Sequence[Any], size: int) -> np.ndarray:
     """Rows of the ``size`` distinct texts with the smallest keys (bottom-k hashing), sorted.
 
-    ``keys`` are :func:`toolkit.models.text_key` hashes, one per unit; a text that occurs more
-    than once is sampled at its first row. Bottom-k is a seeded-free, order-free sample: adding
-    one article changes it by at most that article's paragraphs, which is what lets a warm run
-    keep the previous fit.
+    ``keys``: one per unit (:func:`unit_keys`); a text that occurs more than once is sampled at
+    its first row. Bottom-k is a seed-free, order-free sample: adding one article changes it by
+    at most that article's paragraphs, which is what lets a warm run keep the previous fit.
     """
-    frame = pd.DataFrame({"key": list(keys), "row": np.arange(len(keys))}).drop_duplicates("key")
-    return np.sort(frame.sort_values("key", kind="stable")["row"].to_numpy()[:size])
+    _, first = np.unique(np.asarray(keys), return_index=True)
+    return np.sort(first[:size])
 
 
 def _assigner(texts: Sequence[str], topics: np.ndarray, stop_words: Sequence[str], seed: int) -> Any:
@@ -816,7 +835,7 @@ def _load_fit(folder: Path | None, signature: str, name: str = "fit.joblib") -> 
     return stored if stored.get("signature") == signature else None
 
 
-def _fit_sample(units: pd.DataFrame, keys: list[str], rows: np.ndarray, stop_words: list[str],
+def _fit_sample(units: pd.DataFrame, keys: list[int], rows: np.ndarray, stop_words: list[str],
                 config: TopicConfig, cache_dir: Path | str | None) -> dict[str, Any]:
     """Embed and fit the sample rows; the stored form of a ``sampled`` fit."""
     texts = units["text"].to_numpy()[rows].tolist()
@@ -872,21 +891,22 @@ def fit_sampled(units: pd.DataFrame, stop_words: Sequence[str], config: TopicCon
     """Topics of a corpus too large to embed: fit a sample, assign the rest lexically.
 
     ``units``: doc_id, para_id, outlet, text (as from :func:`select_units`). The
-    ``config.sample_size`` distinct paragraphs with the smallest text hashes (:func:`sample_rows`)
+    ``config.sample_size`` distinct paragraphs with the smallest keys (:func:`unit_keys`, :func:`sample_rows`)
     are embedded and fitted with :func:`fit_topics` (the ``large`` settings); every other paragraph
     gets the topic a TF-IDF + linear SVM classifier trained on the sample predicts (probability
     NaN). Returns the fit over all units (topics renumbered by size over the whole corpus) and
     topic -> row of ``units`` of its example (the sample paragraph closest to the mean embedding
     of the topic's sampled paragraphs; missing when that paragraph left the corpus).
 
-    With ``cache_dir``, the fit and its assignments (by text hash) are stored under
+    With ``cache_dir``, the fit and its assignments (by key) are stored under
     ``cache_dir/topics-fit``. A later run reuses them when the settings, model and code are the
     same and the stored sample covers at least ``config.reuse_overlap`` of the new sample: only
     paragraphs never assigned before go through the classifier, nothing is embedded. Otherwise
     the sample is refitted and the store replaced.
     """
-    keys = [models.text_key(t, models.DEFAULT_MODEL_ID) for t in units["text"]]
-    rows = sample_rows(keys, config.sample_size)
+    hashed = unit_keys(units["text"])
+    keys = hashed.tolist()
+    rows = sample_rows(hashed, config.sample_size)
     signature = _fit_signature(config, len(rows))
     folder = Path(cache_dir) / SAMPLED_FIT_DIR if cache_dir is not None else None
     stored = _load_fit(folder, signature)
@@ -895,29 +915,29 @@ def fit_sampled(units: pd.DataFrame, stop_words: Sequence[str], config: TopicCon
     reused = covered >= config.reuse_overlap
     if reused:
         known = pd.read_parquet(folder / "assignments.parquet") if (folder / "assignments.parquet").is_file() \
-            else pd.DataFrame(columns=["key", "topic", "probability"])
+            else pd.DataFrame({"key": pd.Series(dtype=np.uint64), "topic": pd.Series(dtype=int),
+                               "probability": pd.Series(dtype=float)})
     else:
         stored = _fit_sample(units, keys, rows, list(stop_words), config, cache_dir)
         stored["signature"] = signature
-        known = pd.DataFrame({"key": list(stored["sample"]),
+        known = pd.DataFrame({"key": np.array(list(stored["sample"]), dtype=np.uint64),
                               "topic": [t for t, _ in stored["sample"].values()],
                               "probability": [p for _, p in stored["sample"].values()]})
     known = known.drop_duplicates("key").set_index("key")
-    unique_keys = list(dict.fromkeys(keys))
-    missing = [k for k in unique_keys if k not in known.index]
-    if missing:
-        text_of = dict(zip(keys, units["text"]))
-        predicted = stored["assigner"].predict([text_of[k] for k in missing])
+    unique_keys, first = np.unique(hashed, return_index=True)
+    new_rows = np.sort(first[~pd.Index(unique_keys).isin(known.index)])  # in order of first use
+    if len(new_rows):
+        predicted = stored["assigner"].predict(units["text"].to_numpy()[new_rows].tolist())
         known = pd.concat([known, pd.DataFrame({"topic": predicted.astype(int), "probability": np.nan},
-                                               index=pd.Index(missing, name="key"))])
+                                               index=pd.Index(hashed[new_rows], name="key"))])
     if folder is not None and not reused:
         import joblib
 
         folder.mkdir(parents=True, exist_ok=True)
         joblib.dump(stored, folder / "fit.joblib")
-    if folder is not None and (missing or not reused):  # a reused fit is on disk as it was loaded
+    if folder is not None and (len(new_rows) or not reused):  # a reused fit is on disk as it was loaded
         known.rename_axis("key").reset_index().to_parquet(folder / "assignments.parquet", index=False)
-    fitted = known.reindex(keys)
+    fitted = known.reindex(hashed)
     mapping = _renumber(fitted["topic"].to_numpy(dtype=int))
     topics = np.array([mapping[t] for t in fitted["topic"].astype(int).tolist()], dtype=int)
     row_of = {k: i for i, k in reversed(list(enumerate(keys)))}
