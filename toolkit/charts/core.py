@@ -334,7 +334,8 @@ def finish(
     footer = [line for line in (*notes, source) if line]
     if not footer:
         return chart
-    return alt.vconcat(chart).properties(
+    return alt.vconcat(
+        chart,
         title=alt.TitleParams(
             text=footer,
             orient="bottom",
@@ -412,7 +413,7 @@ def bar_chart(
         .transform_calculate(_label=label)
         .encode(x=x, y=y, text="_label:N", opacity=_faded(n_col, min_n))
     )
-    chart = alt.layer(bars, labels).properties(width=width, height=alt.Step(26))
+    chart = alt.layer(bars, labels, width=width, height=alt.Step(26))
     chart = _facet(chart, facet, columns, independent_y=True)
     return finish(
         chart, title=title, subtitle=subtitle, source=source,
@@ -485,7 +486,7 @@ def dot_ci_chart(
     layers = [rules, dots]
     if reference is not None:
         layers.insert(0, base.mark_rule(color="#444444", strokeDash=[4, 3]).encode(x=alt.datum(reference)))
-    chart = alt.layer(*layers).properties(width=width, height=alt.Step(28))
+    chart = alt.layer(*layers, width=width, height=alt.Step(28))
     chart = _facet(chart, facet, columns, independent_y=True)
     return finish(
         chart, title=title, subtitle=subtitle, source=source, notes=[small_n_note(data, n_col, min_n, n_label)]
@@ -554,7 +555,7 @@ def heatmap(
             cut = (values.min() + values.max()) / 2
             dark = alt.when(f"datum[{_js(value)}] > {_js(float(cut))}").then(alt.value("white")).otherwise(alt.value(INK))
         layers.append(base.mark_text(fontSize=11).encode(x=enc_x, y=enc_y, text=f"{label_col}:N", color=dark, tooltip=tips))
-    chart = alt.layer(*layers).properties(width=alt.Step(cell), height=alt.Step(cell))
+    chart = alt.layer(*layers, width=alt.Step(cell), height=alt.Step(cell))
     notes = [small_n_note(data, n_col, min_n, n_label)]
     if label_col is not None and label_col == n_col:
         notes.insert(0, f"Numbers in cells: {n_label}.")
@@ -622,7 +623,7 @@ def diverging_bar(
                 x=f"{ci_low}:Q", x2=f"{ci_high}:Q", y=y, opacity=_faded(n_col, min_n), tooltip=tips
             )
         )
-    chart = alt.layer(*layers).properties(width=width, height=alt.Step(26))
+    chart = alt.layer(*layers, width=width, height=alt.Step(26))
     chart = _facet(chart, facet, columns, independent_y=True)
     return finish(
         chart, title=title, subtitle=subtitle, source=source, notes=[small_n_note(data, n_col, min_n, n_label)]
@@ -693,7 +694,7 @@ def distribution_chart(
             )
         )
         note = small_n_note(summary, n_col, min_n, n_label)
-    chart = alt.layer(*layers).properties(width=width, height=alt.Step(34))
+    chart = alt.layer(*layers, width=width, height=alt.Step(34))
     notes = ["Each tick is one sentence; black dots and bars: mean and its confidence interval."] if summary is not None else ["Each tick is one sentence."]
     return finish(chart, title=title, subtitle=subtitle, source=source, notes=[*notes, note])
 
@@ -826,7 +827,7 @@ def network_chart(
         text=f"{node}:N",
         tooltip=node_tips,
     )
-    chart = alt.layer(links, circles, labels).properties(width=width, height=height)
+    chart = alt.layer(links, circles, labels, width=width, height=height)
     notes = [f"Circle size: {size}; line width: {weight}. Positions come from a force layout and carry no meaning beyond closeness."]
     notes.append(small_n_note(edge_tab, n_col, min_n, n_label))
     return finish(chart, title=title, subtitle=subtitle, source=source_text, notes=notes)

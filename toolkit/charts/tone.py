@@ -131,7 +131,7 @@ def tone_by_outlet(
     labels = base.mark_text(align="left", dx=6, fontSize=11, color=MUTED_INK).transform_calculate(
         _x="isValid(datum.ci_high) ? datum.ci_high : datum.mean_compound", _label="'n=' + datum.n"
     ).encode(x="_x:Q", text="_label:N")
-    chart = alt.layer(zero, whiskers, dots, labels).properties(width=460, height=alt.Step(22))
+    chart = alt.layer(zero, whiskers, dots, labels, width=460, height=alt.Step(22))
     notes = [SMALL_N_NOTE if drawn["small_n"].any() else None, selection.note()]
     worst, best = overall.iloc[0], overall.iloc[-1]
     alt_text = (
@@ -206,7 +206,7 @@ def tone_toward_actors(
         tooltip=tooltip,
     )
     counts = base.mark_text(fontSize=11).encode(text="n:Q")
-    chart = alt.layer(cells, counts).properties(width=alt.Step(48), height=alt.Step(30))
+    chart = alt.layer(cells, counts, width=alt.Step(48), height=alt.Step(30))
     lowest = drawn.sort_values(["mean_compound", "outlet", "actor"]).iloc[0]
     alt_text = (
         f"Heatmap of the mean VADER tone of sentences mentioning each of the {len(chosen)} most-mentioned "

@@ -89,7 +89,7 @@ def heatmap_figure(info: pd.DataFrame, outlets: pd.DataFrame, source: str, *, ar
         color=alt.when(alt.datum["share"] > 0.5).then(alt.value("black")).otherwise(alt.value("white")),
         opacity=faded,
     )
-    chart = alt.layer(cells, labels).properties(width=alt.Step(90), height=alt.Step(30))
+    chart = alt.layer(cells, labels, width=alt.Step(90), height=alt.Step(30))
     top = drawn.loc[drawn["share"].idxmax()]
     alt_text = (f"Heatmap of the share of each outlet's paragraphs in each of {len(order)} topics, for "
                 f"{selection.counted()}. The largest share is {top['share']:.0%} of {top['outlet']}'s "
