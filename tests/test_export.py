@@ -3,6 +3,7 @@
 import hashlib
 import json
 import re
+import sys
 from pathlib import Path
 
 import altair as alt
@@ -145,7 +146,7 @@ def small_multiples() -> list[Figure]:
 
 
 def test_charts_drawn_together_equal_charts_drawn_one_by_one(tmp_path):
-    """export_all draws PNGs in a worker process as well as here; the files are the same."""
+    """export_all draws some charts in a second process as well as here; the files are the same."""
     export_all(small_multiples(), tmp_path / "together")
     for fig in small_multiples():
         export_figure(fig, tmp_path / "alone")
@@ -153,9 +154,9 @@ def test_charts_drawn_together_equal_charts_drawn_one_by_one(tmp_path):
         assert path.read_bytes() == (tmp_path / "together" / path.name).read_bytes(), path.name
 
 
-def test_a_failing_png_worker_is_reported_and_its_charts_drawn_here(tmp_path, monkeypatch):
+def test_a_failing_drawing_process_is_reported_and_its_charts_drawn_here(tmp_path, monkeypatch):
     export_all(small_multiples(), tmp_path / "ok")
-    monkeypatch.setattr(export_module, "PNG_WORKER", "import sys; sys.exit('no renderer here')")
+    monkeypatch.setattr(export_module, "DRAW_WORKER", [sys.executable, "-c", "import sys; sys.exit('no renderer here')"])
     with pytest.warns(RuntimeWarning, match="no renderer here"):
         export_all(small_multiples(), tmp_path / "fallback")
     for path in sorted((tmp_path / "ok").iterdir()):

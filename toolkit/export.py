@@ -29,7 +29,6 @@ import sys
 import unicodedata
 import warnings
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,13 +38,14 @@ import numpy as np
 import pandas as pd
 import vl_convert
 
+from toolkit import drawing
 from toolkit.charts.core import THEME_NAME, Figure, spec_title, vl_version
+from toolkit.drawing import write_text
 
 #: Leading characters that make Excel, LibreOffice or Google Sheets treat a cell as a formula
 #: (OWASP "CSV injection"): ``=``, ``+``, ``-``, ``@``, tab and carriage return.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MAX_SLUG_LENGTH = 80
-PNG_SCALE = 2
 SUFFIXES = ("png", "svg", "html", "csv", "txt", "vl.json")
 
 
@@ -133,13 +133,6 @@ def tidy_csv(table: pd.DataFrame) -> str:
     return out.to_csv(index=False, lineterminator="\n")
 
 
-def _write_text(path: Path, text: str) -> Path:
-    """Write UTF-8 text with ``\\n`` line endings on every platform."""
-    with path.open("w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-    return path
-
-
 def script_json(value: Any) -> str:
     """JSON that is safe inside an HTML ``<script>`` element.
 
@@ -177,7 +170,7 @@ def _vega_bundle(version: str) -> str:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            _write_text(tmp, bundle)
+            write_text(tmp, bundle)
             os.replace(tmp, path)
         except OSError:
             pass
@@ -229,11 +222,10 @@ def export(
     ``name`` is slugified (see :func:`slugify`); files are ``outdir/<slug>.<suffix>`` for the
     suffixes ``png``, ``svg``, ``html``, ``csv``, ``txt``, ``vl.json``. ``outdir`` is created.
     Returns the written paths keyed by suffix. Conversion runs with no network access allowed, so a
-    chart cannot fetch remote data. Vega runs once per chart: the PNG is rasterised from the SVG
-    (``vl_convert.svg_to_png``, byte-identical to ``vegalite_to_png`` and ~2.5× faster, since the
-    spec is not compiled and laid out a second time). Every output is deterministic. When every
-    file exists and the spec file already holds this exact spec (same data, same encodings), the
-    rendering is skipped: a re-run of the main job only redraws charts that changed.
+    chart cannot fetch remote data; Vega runs once per chart (:func:`toolkit.drawing.draw`). Every
+    output is deterministic. When every file exists and the spec file already holds this exact
+    spec (same data, same encodings), the rendering is skipped: a re-run of the main job only
+    redraws charts that changed.
     """
     chart_prepared = prepared([Figure(name=name, chart=chart, data=table, alt_text=alt_text)]).iloc[0]
     return _draw([_Pending.of(chart_prepared["spec"], chart_prepared["csv"], chart_prepared["alt_text"],
@@ -268,112 +260,71 @@ class _Pending:
         out = Path(outdir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {suffix: out / f"{slug}.{suffix}" for suffix in SUFFIXES}
-        _write_text(paths["csv"], csv)
-        _write_text(paths["txt"], alt_text.strip() + "\n")
+        write_text(paths["csv"], csv)
+        write_text(paths["txt"], alt_text.strip() + "\n")
         unchanged = all(p.is_file() for p in paths.values()) and \
             paths["vl.json"].read_text(encoding="utf-8") == spec_text
         return cls(paths, spec_text, unchanged)
 
 
-#: Rasterises ``[[svg_path, png_path, scale], ...]`` read as JSON from stdin (:func:`_write_pngs`).
-PNG_WORKER = (
-    "import json, sys, vl_convert\n"
-    "for svg, png, scale in json.load(sys.stdin):\n"
-    "    with open(svg, encoding='utf-8') as f:\n"
-    "        data = vl_convert.svg_to_png(f.read(), scale=scale)\n"
-    "    with open(png, 'wb') as f:\n"
-    "        f.write(data)\n"
-)
+#: The command of the second drawing process (:func:`_draw_all`): :mod:`toolkit.drawing` run as a
+#: script by this interpreter, isolated (``-I``: no script folder on ``sys.path``, so the package's
+#: module names cannot shadow the standard library's).
+DRAW_WORKER = [sys.executable, "-I", drawing.__file__]
 
 
-def _write_pngs(jobs: Sequence[tuple[Path, Path]]) -> None:
-    """Write each ``(svg file, png file)`` with ``vl_convert.svg_to_png`` at :data:`PNG_SCALE`.
+def _draw_all(jobs: Sequence[tuple[str, str, str, str]]) -> None:
+    """:func:`toolkit.drawing.draw` every job (spec text, SVG path, PNG path, Vega-Lite version).
 
-    ``svg_to_png`` holds the GIL (two threads take as long as one), and rasterising was the largest
-    part of exporting a 10,000-article corpus's charts (11 s of 29 s here), so with more than one
-    core and chart the larger SVGs go to a worker process (:data:`PNG_WORKER`, started with the
-    running interpreter; it imports vl-convert only) while this process draws the rest. Should the
-    worker fail, its share is drawn here: the files are the same either way.
+    With more than one core and job, a share of the charts goes to a second process
+    (:data:`DRAW_WORKER`), balanced by spec size (the better proxy for drawing time), while this
+    process draws the rest: vl-convert draws one chart at a time per process, and drawing was
+    the largest part of exporting a 10,000-article corpus's charts. Should the worker fail, its
+    share is drawn here with a warning: the files are the same either way.
     """
-    jobs = sorted(jobs, key=lambda job: -job[0].stat().st_size)
-    mine: list[tuple[Path, Path]] = []
-    theirs: list[tuple[Path, Path]] = []
+    mine: list[tuple[str, str, str, str]] = []
+    theirs: list[tuple[str, str, str, str]] = []
     if len(jobs) > 1 and (os.cpu_count() or 1) > 1:
         load = [0, 0]
-        for job in jobs:  # greedy balance by SVG size, the better proxy for drawing time
+        for job in sorted(jobs, key=lambda job: -len(job[0])):  # greedy balance, largest first
             side = int(load[1] < load[0])
             (theirs if side else mine).append(job)
-            load[side] += job[0].stat().st_size
+            load[side] += len(job[0])
     else:
         mine = list(jobs)
     worker = None
     if theirs:
-        worker = subprocess.Popen([sys.executable, "-c", PNG_WORKER], stdin=subprocess.PIPE,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        worker = subprocess.Popen(DRAW_WORKER, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True, encoding="utf-8")
         try:
-            worker.stdin.write(json.dumps([[str(svg), str(png), PNG_SCALE] for svg, png in theirs]))
+            worker.stdin.write(json.dumps(theirs, ensure_ascii=False))
             worker.stdin.close()
         except OSError:
             pass
-    for svg, png in mine:
-        png.write_bytes(vl_convert.svg_to_png(svg.read_text(encoding="utf-8"), scale=PNG_SCALE))
+    for job in mine:
+        drawing.draw(*job)
     if worker is not None:
         errors = worker.stderr.read()
         worker.stderr.close()
         if worker.wait():
-            warnings.warn(f"export: the PNG worker process failed ({(errors or '').strip().splitlines()[-1:]}); "
+            warnings.warn(f"export: the second drawing process failed ({(errors or '').strip().splitlines()[-1:]}); "
                           "drawing its charts here.", RuntimeWarning, stacklevel=3)
-            for svg, png in theirs:
-                png.write_bytes(vl_convert.svg_to_png(svg.read_text(encoding="utf-8"), scale=PNG_SCALE))
-
-
-_VEGA_SVG_ID = re.compile(r'(?<=id=")(?:gradient_|clip)\d+(?=")|(?<=url\(#)(?:gradient_|clip)\d+(?=\))')
-
-
-def stable_svg_ids(svg: str, slug: str) -> str:
-    """``svg`` with Vega's gradient and clip-path ids renamed ``<slug>-<n>``, n counting from 0 in
-    order of appearance.
-
-    Vega numbers them with counters that run across every chart one process draws, and the
-    charts are drawn in two threads, so the same chart got other ids from one export to the next
-    (``gradient_1`` or ``gradient_4``). Renamed under the chart's file name, its SVG is the same
-    bytes every time and its ids stay unique when several charts are inlined in one page.
-
-    >>> stable_svg_ids('<linearGradient id="gradient_7"/><path fill="url(#gradient_7)"/>', "tone")
-    '<linearGradient id="tone-0"/><path fill="url(#tone-0)"/>'
-    """
-    names: dict[str, str] = {}
-
-    def rename(match: re.Match[str]) -> str:
-        return names.setdefault(match.group(0), f"{slug}-{len(names)}")
-
-    return _VEGA_SVG_ID.sub(rename, svg)
+            for job in theirs:
+                drawing.draw(*job)
 
 
 def _draw(pending: Sequence[_Pending]) -> list[dict[str, Path]]:
-    """Draw every changed chart of ``pending``: SVGs (in threads: vl-convert's Vega runs outside
-    the GIL), then PNGs (:func:`_write_pngs`), HTML pages and, last, the spec files, so that an
-    interrupted export leaves a chart to be redrawn rather than marked as done."""
+    """Draw every changed chart of ``pending``: SVGs and PNGs (:func:`_draw_all`), then HTML pages
+    and, last, the spec files, so that an interrupted export leaves a chart to be redrawn rather
+    than marked as done."""
     todo = [p for p in pending if not p.unchanged]
     version = vl_version()
-    # drawn from the spec as read back from its JSON text, so a chart prepared in another process
-    # is drawn from the same spec as one prepared here
-    specs = [json.loads(item.spec_text) for item in todo]
-
-    def to_svg(spec: dict[str, Any]) -> str:
-        return vl_convert.vegalite_to_svg(spec, vl_version=version, allowed_base_urls=[])
-
-    if len(todo) > 1:
-        with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
-            svgs = list(pool.map(to_svg, specs))
-    else:
-        svgs = [to_svg(spec) for spec in specs]
-    for item, svg in zip(todo, svgs, strict=True):
-        _write_text(item.paths["svg"], stable_svg_ids(svg, item.paths["svg"].name.removesuffix(".svg")))
-    _write_pngs([(item.paths["svg"], item.paths["png"]) for item in todo])
-    for item, spec in zip(todo, specs, strict=True):
-        _write_text(item.paths["html"], offline_html(spec, version))
-        _write_text(item.paths["vl.json"], item.spec_text)
+    _draw_all([(item.spec_text, str(item.paths["svg"]), str(item.paths["png"]), version) for item in todo])
+    for item in todo:
+        # from the spec as read back from its JSON text, as drawn, so a chart prepared in another
+        # process is drawn from the same spec as one prepared here
+        write_text(item.paths["html"], offline_html(json.loads(item.spec_text), version))
+        write_text(item.paths["vl.json"], item.spec_text)
     return [p.paths for p in pending]
 
 
@@ -435,5 +386,5 @@ def export_prepared(charts: pd.DataFrame, outdir: str | Path, *, title: str = "n
            for slug, spec, csv, alt_text in zip(slugs, charts["spec"], charts["csv"], charts["alt_text"], strict=True)])
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
-    _write_text(index, index_html(list(zip(slugs, charts["alt_text"], strict=True)), title=title))
+    write_text(index, index_html(list(zip(slugs, charts["alt_text"], strict=True)), title=title))
     return index
