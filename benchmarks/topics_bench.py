@@ -379,7 +379,8 @@ def sampled_vs_full(tables: dict[str, pd.DataFrame], cache: Path, sample_sizes: 
         return frame["topic"], (f"NMI vs labels: paragraphs {normalized_mutual_info_score(frame['label'], frame['topic']):.3f}, "
                                 f"articles (majority) {normalized_mutual_info_score(label[majority.index], majority):.3f}")
 
-    full, full_s = timed(topics.run, tables, cache_dir=cache)
+    # the full run must not sample: from TopicConfig.sample_from paragraphs the stage would
+    full, full_s = timed(topics.run, tables, cache_dir=cache, sample_from=len(tables["paragraphs"]) + 1)
     full_topics, text = scores(full)
     print(f"full (large class, {len(full_topics)} paragraphs embedded): {full_s:.1f} s, "
           f"{full['topic_run'].at[0, 'n_topics']} topics; {text}")
