@@ -102,3 +102,25 @@ def test_adding_an_article_reuses_known_pairs_and_equals_a_fresh_search():
     assert derivations_from(after.evaluations)["doc_id"].tolist() == ["b", "d"]
     marked = mark_derivations(articles, derivations_from(after.evaluations))
     pd.testing.assert_frame_equal(rewrite_diff(sents, marked, pairs=after), rewrite_diff(sents, marked))
+
+
+def test_the_rewrite_diff_takes_stored_alignments_and_aligns_only_the_pairs_not_stored():
+    copy = REWRITE[:3]
+    articles = articles_table([
+        ["a", "Daily Source", None, " ".join(SOURCE), None],
+        ["b", "Rewriter", "2025-09-10", " ".join(REWRITE), "Source: Daily Source"],
+        ["d", "Aggregator", "2025-09-11", " ".join(copy), None],
+    ])
+    sents = pd.concat([sentences_of("a", SOURCE), sentences_of("b", REWRITE), sentences_of("d", copy)])
+    before = evaluate_pairs(articles.iloc[:2], sents[sents["doc_id"] != "d"])
+    marked = mark_derivations(articles, derivations_from(evaluate_pairs(articles, sents).evaluations))
+    assert marked["derived_from"].tolist() == [None, "a", "b"]
+    fresh = rewrite_diff(sents, marked)
+    assert fresh["doc_id"].drop_duplicates().tolist() == ["b", "d"]
+    # (a, b) is stored in ``before``, (b, d) is not: the mix equals aligning both
+    pd.testing.assert_frame_equal(rewrite_diff(sents, marked, pairs=before), fresh)
+    # and a stored alignment is what the diff shows, row for row
+    marked_similarity = before.alignments.assign(similarity=0.5)
+    shown = rewrite_diff(sents, marked, pairs=PairCache(before.evaluations, marked_similarity, before.documents))
+    assert shown.loc[shown["doc_id"] == "b", "similarity"].tolist() == [0.5] * len(before.alignments)
+    assert shown.loc[shown["doc_id"] == "d", "similarity"].tolist() == fresh.loc[fresh["doc_id"] == "d", "similarity"].tolist()
