@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -233,41 +234,10 @@ def corpus_tables(
     }
 
 
-def run_stage(
-    module_name: str,
-    tables: Mapping[str, pd.DataFrame],
-    *,
-    data_dir: Path,
-    cache_dir: Path | None,
-    engine: Engine,
-    salt: str,
-    before_pool: Callable[[], None] | None = None,
-    early_tables: Mapping[str, pd.DataFrame] | None = None,
-    digests: Digests | None = None,
-    data_files: Sequence[str] = (),
-    early_data_files: Sequence[str] = (),
-) -> dict[str, pd.DataFrame]:
-    """Run one analysis stage.
-
-    A stage module whose work splits per document exposes ``document_step`` with
-    ``DOCUMENT_INPUTS``/``DOCUMENT_OUTPUTS``: that part is mapped over the documents by
-    ``engine`` (cached per document under ``cache_dir/<stage>``) and handed to the
-    module's ``run`` as ``precomputed``; ``run`` then does the corpus-level work only. A module
-    may instead split that work into ``DOCUMENT_STEPS`` (name → :class:`DocumentStep`), each
-    cached on its own (under ``cache_dir/<stage>-<name>``) and keyed by the data files it reads,
-    so that editing one file recomputes only the steps that read it.
-    A module may also expose ``document_options(tables) -> dict``: options of
-    ``document_step`` (and ``run``) chosen from the whole corpus, e.g. a cheaper method
-    above a corpus size; they are part of the per-document cache key. A module with an
-    ``early`` part (see :func:`early_started`) gets its tables as ``early_tables``: those given, or
-    computed here. ``salt`` names what the per-document results depend on besides their rows and
-    the reporter's data files: those are added by content, ``data_files`` for ``document_step``,
-    ``early_data_files`` for the early part. ``before_pool`` and
-    ``digests``: see :func:`toolkit.engine.map_documents`.
-    """
-    return importlib.import_module(module_name).run(tables, **stage_options(
-        module_name, tables, data_dir=data_dir, cache_dir=cache_dir, engine=engine, salt=salt, before_pool=before_pool,
-        early_tables=early_tables, digests=digests, data_files=data_files, early_data_files=early_data_files))
+def run_stage(module_name: str, tables: Mapping[str, pd.DataFrame], **arguments: Any) -> dict[str, pd.DataFrame]:
+    """Run one analysis stage: the module's ``run`` on ``tables`` with :func:`stage_options`
+    (keyword ``arguments`` as there)."""
+    return importlib.import_module(module_name).run(tables, **stage_options(module_name, tables, **arguments))
 
 
 def stage_options(
@@ -284,10 +254,26 @@ def stage_options(
     data_files: Sequence[str] = (),
     early_data_files: Sequence[str] = (),
 ) -> dict[str, object]:
-    """What :func:`run_stage` passes to the stage module's ``run`` besides the tables: its
+    """What :func:`run_stage` passes to a stage module's ``run`` besides the tables: its
     per-document results (``precomputed``), the options its ``document_options`` chose from the
-    whole corpus, its early part's tables (``early_tables``), ``data_dir`` and ``cache_dir``.
-    Arguments as for :func:`run_stage`; the benchmarks time this part and ``run`` apart.
+    whole corpus, its early part's tables (``early_tables``), ``data_dir`` and ``cache_dir``
+    (the benchmarks time this part and ``run`` apart).
+
+    A stage module whose work splits per document exposes ``document_step`` with
+    ``DOCUMENT_INPUTS``/``DOCUMENT_OUTPUTS``: that part is mapped over the documents by
+    ``engine`` (cached per document under ``cache_dir/<stage>``) and handed to the
+    module's ``run`` as ``precomputed``; ``run`` then does the corpus-level work only. A module
+    may instead split that work into ``DOCUMENT_STEPS`` (name → :class:`DocumentStep`), each
+    cached on its own (under ``cache_dir/<stage>-<name>``) and keyed by the data files it reads,
+    so that editing one file recomputes only the steps that read it.
+    A module may also expose ``document_options(tables) -> dict``: options of
+    ``document_step`` (and ``run``) chosen from the whole corpus, e.g. a cheaper method
+    above a corpus size; they are part of the per-document cache key. A module with an
+    ``early`` part (see :func:`early_started`) gets its tables as ``early_tables``: those given, or
+    computed here. ``salt`` names what the per-document results depend on besides their rows and
+    the reporter's data files: those are added by content, ``data_files`` for ``document_step``,
+    ``early_data_files`` for the early part. ``before_pool`` and
+    ``digests``: see :func:`toolkit.engine.map_documents`.
     """
     module = importlib.import_module(module_name)
     name = module_name.rsplit(".", 1)[-1]
