@@ -401,3 +401,24 @@ def test_charts_of_a_corpus_without_the_stages_drawn_beside_are_all_drawn_here(c
     index, n_charts = export_charts(corpus, tmp_path, title="Story", fork=True)
     assert n_charts == len(toolkit.figures(corpus)) >= 1
     assert index == tmp_path / "index.html" and (tmp_path / "corpus-outlets.png").is_file()
+
+
+def test_edited_package_source_gives_another_code_fingerprint(tmp_path):
+    """The stored tables are keyed by the package's source: an edit to any module must change
+    the key, or a run after an upgrade would reuse tables the old code computed."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(ROOT / "toolkit", tmp_path / "toolkit", ignore=shutil.ignore_patterns("__pycache__"))
+
+    def code_fingerprint() -> str:
+        program = "import toolkit.pipeline as p; print(p._code_fingerprint())"
+        return subprocess.run([sys.executable, "-c", program], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)},
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    before = code_fingerprint()
+    assert before == code_fingerprint()
+    with (tmp_path / "toolkit" / "sentiment.py").open("a", encoding="utf-8") as module:
+        module.write("\n# an edit\n")
+    assert code_fingerprint() != before
