@@ -66,3 +66,35 @@ def test_spacy_imported_after_torch_is_the_ordinary_import():
              "print(import_spacy().__name__, thinc.compat.has_torch)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["spacy", "True"]
+
+
+def _models_of(nlp) -> list:
+    """Every thinc layer of the pipeline's components, except the transition models' output layer,
+    which spaCy builds on the default CPU ops itself (``use_ops("cpu")`` in its parser model)."""
+    return [node for _, component in nlp.pipeline if hasattr(component, "model") for node in component.model.walk()
+            if node.name != "linear"]
+
+
+def test_the_packages_pipelines_multiply_with_numpy_and_match_spacys_defaults():
+    import spacy
+    from thinc.api import NumpyOps
+
+    from toolkit.actors import DEFAULT_MODEL, load_ner
+    from toolkit.framing.attribution import SPACY_MODEL, parser
+    from toolkit.segment import sentence_splitter
+
+    for nlp in (load_ner(), parser(), sentence_splitter()):
+        layers = _models_of(nlp)
+        assert layers and all(isinstance(m.ops, NumpyOps) and m.ops.use_blis is False for m in layers)
+    ner_default = spacy.load(DEFAULT_MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"])
+    assert all(m.ops.use_blis for m in _models_of(ner_default))  # spaCy's own default: blis
+    parse_default = spacy.load(SPACY_MODEL, exclude=["ner"])
+    assert [(e.text, e.label_) for e in load_ner()(TEXT).ents] == [(e.text, e.label_) for e in ner_default(TEXT).ents]
+    assert [(t.dep_, t.head.i, t.tag_) for t in parser()(TEXT)] == [(t.dep_, t.head.i, t.tag_) for t in parse_default(TEXT)]
+
+
+def test_a_forked_worker_keeps_numpys_blas_to_one_thread():
+    probe = ("import json, numpy; from threadpoolctl import threadpool_info; from toolkit.models import after_fork; "
+             "after_fork(); print(json.dumps([p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) and set(json.loads(done.stdout)) == {1}

@@ -28,6 +28,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,8 +38,9 @@ import numpy as np
 import pandas as pd
 import yaml
 from rapidfuzz import fuzz, process
+from threadpoolctl import threadpool_limits
 from toolkit.corpus import fill_unknown_outlets
-from toolkit.models import import_spacy
+from toolkit.models import import_spacy, load_spacy
 from toolkit.runs import join_runs, run_lengths, run_ranks, run_starts
 from toolkit.stats import wilson_interval
 
@@ -149,9 +151,8 @@ def load_ner(model: str = DEFAULT_MODEL, patterns: tuple[tuple[str, str], ...] =
     ``patterns``: (label, phrase) pairs for an ``entity_ruler`` placed before ``ner``
     (see :func:`entity_patterns`); the recogniser keeps those spans and predicts around them.
     """
-    spacy = import_spacy()
-    config = spacy.util.load_config(_config_path(model), interpolate=False)
-    nlp = spacy.load(model, exclude=ner_excludes(config))
+    config = import_spacy().util.load_config(_config_path(model), interpolate=False)
+    nlp = load_spacy(model, exclude=ner_excludes(config))
     if patterns:
         ruler = nlp.add_pipe("entity_ruler", before="ner")
         ruler.add_patterns([{"label": label, "pattern": phrase} for label, phrase in patterns])
@@ -234,9 +235,11 @@ def extract_entities(
         n_process = 1 if len(sentences) < PARALLEL_MIN_SENTENCES else max(1, os.cpu_count() or 1)
     wanted = set(labels)
     found: list[tuple[int, int, int, str, str]] = []
-    for number, doc in enumerate(nlp.pipe(texts, batch_size=batch_size, n_process=n_process)):
-        found.extend((number, ent.start_char, ent.end_char, ent.label_, ent.text)
-                     for ent in doc.ents if ent.label_ in wanted)
+    # spaCy's worker processes share the cores: one BLAS thread each (see models.load_spacy)
+    with threadpool_limits(1, user_api="blas") if n_process > 1 else nullcontext():
+        for number, doc in enumerate(nlp.pipe(texts, batch_size=batch_size, n_process=n_process)):
+            found.extend((number, ent.start_char, ent.end_char, ent.label_, ent.text)
+                         for ent in doc.ents if ent.label_ in wanted)
     if not found:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("para_id", "sent_id", "start", "end") else object)
                              for c in ENTITY_COLUMNS})

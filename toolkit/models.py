@@ -70,6 +70,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, Normalizer
+from threadpoolctl import threadpool_limits
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -133,7 +134,8 @@ def after_fork() -> None:
     GNU OpenMP (torch's intra-op thread pool) does not survive a fork: the child's first parallel
     operation waits forever for the parent's threads (seen: a framing worker forked after its
     parent had embedded sentences hung in torch's embedding op). The child's torch runs on one
-    thread, as PyTorch's own DataLoader workers do (forked workers share the cores anyway).
+    thread, as PyTorch's own DataLoader workers do (forked workers share the cores anyway), and so
+    does numpy's BLAS (spaCy's matrix products, :func:`load_spacy`).
     ONNX sessions are kept per process (:func:`onnx_embedding_model`). Called first thing in
     every process the pipeline forks (:mod:`toolkit.engine`'s pool workers,
     :func:`toolkit.pipeline.run_side_by_side`'s stages).
@@ -141,6 +143,7 @@ def after_fork() -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
+    threadpool_limits(1, user_api="blas")
 
 
 def import_spacy() -> ModuleType:
@@ -170,6 +173,26 @@ def import_spacy() -> ModuleType:
         if "torch" in sys.modules and sys.modules["torch"] is None:
             del sys.modules["torch"]
     return spacy
+
+
+def load_spacy(name: str, **options: Any) -> Any:
+    """``spacy.load(name, **options)`` with the pipeline's matrix products done by numpy.
+
+    thinc's CPU backend (``NumpyOps``) multiplies matrices with blis by default. On the 2-core
+    machine (a virtualised AMD EPYC) blis ran a 2,000×288 by 288×288 float32 product at 18-21
+    GFLOP/s, numpy's OpenBLAS at 85 GFLOP/s on one thread; with thinc's documented switch
+    ``NumpyOps(use_blis=False)`` (``gemm`` delegated to numpy) the packaged English model's NER
+    ran 16 % faster and its tagger and parser 37 % faster, with the same entities and the same
+    parses on 300 articles. A layer takes the backend current when it is built, so the pipeline
+    is loaded inside ``thinc.api.use_ops``; the parser's transition loop calls blis from compiled
+    code either way. Processes forked to share the cores keep numpy's BLAS to one thread
+    (:func:`after_fork`). Every spaCy pipeline of the package is loaded through here.
+    """
+    spacy = import_spacy()
+    from thinc.api import use_ops
+
+    with use_ops("numpy", use_blis=False):
+        return spacy.load(name, **options)
 
 
 @lru_cache(maxsize=1)

