@@ -124,3 +124,19 @@ def test_the_rewrite_diff_takes_stored_alignments_and_aligns_only_the_pairs_not_
     shown = rewrite_diff(sents, marked, pairs=PairCache(before.evaluations, marked_similarity, before.documents))
     assert shown.loc[shown["doc_id"] == "b", "similarity"].tolist() == [0.5] * len(before.alignments)
     assert shown.loc[shown["doc_id"] == "d", "similarity"].tolist() == fresh.loc[fresh["doc_id"] == "d", "similarity"].tolist()
+
+
+def test_sentence_similarities_are_scikit_learns_sublinear_tfidf_cosines_fitted_on_the_two_articles():
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from toolkit.dedup import _sentence_analyzer, _side, _tfidf_cosine
+
+    source, derived = sentences_of("s", SOURCE + ["Ukraine, Ukraine and again Ukraine."]), sentences_of("d", REWRITE)
+    vocabulary = {}
+    ours = _tfidf_cosine(*(_side(side, _sentence_analyzer(), vocabulary) for side in (source, derived)))
+    matrix = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(
+        source["text"].tolist() + derived["text"].tolist())
+    expected = (matrix[len(source):] @ matrix[:len(source)].T).toarray()
+    assert ours.shape == (4, 5)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12)

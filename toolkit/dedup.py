@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -200,8 +200,8 @@ def align_sentences(source: pd.DataFrame, derived: pd.DataFrame, *, config: Dedu
     ``source_text``, ``derived_text``; ordered by derived sentence, then dropped source
     sentences in source order.
     """
-    analyze = _sentence_analyzer()
-    return _align(_side(source, analyze), _side(derived, analyze), config)
+    analyze, vocabulary = _sentence_analyzer(), {}
+    return _align(_side(source, analyze, vocabulary), _side(derived, analyze, vocabulary), config)
 
 
 @lru_cache(maxsize=1)
@@ -212,62 +212,89 @@ def _sentence_analyzer() -> Callable[[str], list[str]]:
     return TfidfVectorizer(stop_words="english").build_analyzer()
 
 
-Side = tuple[list[int], list[str], list[list[str]]]
-"""One article's sentences for alignment: sent_ids, texts, analysed tokens."""
+class Side(NamedTuple):
+    """One article's sentences for alignment, analysed once however many pairs it is in.
+
+    ``terms``, ``counts``: each sentence's distinct tokens (as codes of a vocabulary shared by
+    the articles compared) and how often each occurs, sentence after sentence, each
+    sentence's tokens in order of first occurrence; ``rows``: the sentence of each entry.
+    """
+
+    sent_ids: list[int]
+    texts: list[str]
+    rows: np.ndarray
+    terms: np.ndarray
+    counts: np.ndarray
 
 
-def _side(sentences: pd.DataFrame, analyze: Callable[[str], list[str]]) -> Side:
+def _side(sentences: pd.DataFrame, analyze: Callable[[str], list[str]], vocabulary: dict[str, int]) -> Side:
+    """The :class:`Side` of one article's sentences; ``vocabulary`` (token → code) grows with
+    the tokens first seen here."""
     texts = sentences["text"].astype(str).tolist()
-    return sentences["sent_id"].astype(int).tolist(), texts, [analyze(t) for t in texts]
+    rows, terms, counts = [], [], []
+    for row, text in enumerate(texts):
+        for token, count in Counter(analyze(text)).items():
+            rows.append(row)
+            terms.append(vocabulary.setdefault(token, len(vocabulary)))
+            counts.append(count)
+    return Side(sentences["sent_id"].astype(int).tolist(), texts, np.asarray(rows, dtype=np.int64),
+                np.asarray(terms, dtype=np.int64), np.asarray(counts, dtype=np.float64))
 
 
-def _tfidf_cosine(source: list[list[str]], derived: list[list[str]]) -> np.ndarray:
+def _tfidf_cosine(source: Side, derived: Side) -> np.ndarray:
     """Cosine similarities (derived x source) of sentence TF-IDF vectors fitted on the two articles.
 
     The same weighting as ``TfidfVectorizer(sublinear_tf=True)`` (smoothed idf, l2 norm),
-    computed densely from pre-analysed tokens: sentence pairs are aligned for thousands of
-    article pairs, and re-running the vectoriser's tokenisation for every pair cost 90% of
-    the time, while a doc's tokens can be analysed once and reused for every pair it is in.
+    computed from the sides' pre-analysed token codes: sentence pairs are aligned for
+    thousands of article pairs, and re-running the vectoriser's tokenisation, or counting
+    tokens, for every pair cost most of the time, while an article is analysed once and
+    reused for every pair it is in. The pair's columns are its tokens in order of first
+    occurrence (source sentences first), as the vectoriser's vocabulary would number them.
     """
-    docs = source + derived
-    vocab: dict[str, int] = {}
-    rows, cols, counts = [], [], []
-    for i, tokens in enumerate(docs):
-        for token, count in Counter(tokens).items():
-            rows.append(i)
-            cols.append(vocab.setdefault(token, len(vocab)))
-            counts.append(count)
-    if not vocab or not source or not derived:
-        return np.zeros((len(derived), len(source)))
+    n_source, n_docs = len(source.texts), len(source.texts) + len(derived.texts)
+    if not (len(source.terms) + len(derived.terms)) or not source.texts or not derived.texts:
+        return np.zeros((len(derived.texts), n_source))
     from scipy.sparse import csr_matrix
 
-    cols_array = np.asarray(cols)
-    idf = np.log((1 + len(docs)) / (1 + np.bincount(cols_array, minlength=len(vocab)))) + 1.0
-    weights = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * idf[cols_array]
-    rows_array = np.asarray(rows)
-    norms = np.sqrt(np.bincount(rows_array, weights=weights ** 2, minlength=len(docs)))
-    weights /= norms[rows_array]
-    matrix = csr_matrix((weights, (rows_array, cols_array)), shape=(len(docs), len(vocab)))
-    return (matrix[len(source):] @ matrix[: len(source)].T).toarray()
+    rows = np.concatenate([source.rows, derived.rows + n_source])
+    cols, vocabulary = pd.factorize(np.concatenate([source.terms, derived.terms]))
+    idf = np.log((1 + n_docs) / (1 + np.bincount(cols, minlength=len(vocabulary)))) + 1.0
+    weights = (1.0 + np.log(np.concatenate([source.counts, derived.counts]))) * idf[cols]
+    norms = np.sqrt(np.bincount(rows, weights=weights ** 2, minlength=n_docs))
+    weights /= norms[rows]
+    matrix = csr_matrix((weights, (rows, cols)), shape=(n_docs, len(vocabulary)))
+    return (matrix[n_source:] @ matrix[:n_source].T).toarray()
 
 
-def _align(source: Side, derived: Side, config: DedupConfig) -> pd.DataFrame:
-    """:func:`align_sentences` on pre-analysed sides."""
-    src_ids, src_texts, src_tokens = source
-    der_ids, der_texts, der_tokens = derived
-    sim = _tfidf_cosine(src_tokens, der_tokens)
+def _matches(sim: np.ndarray, config: DedupConfig) -> dict[int, tuple[int, float]]:
+    """Greedy one-to-one matching by descending similarity (``sim``: derived x source) down to
+    ``config.reworded``: derived sentence → (source sentence, similarity)."""
     order = np.argsort(-sim, axis=None, kind="stable")
-    match_d: dict[int, tuple[int, float]] = {}
-    used_s: set[int] = set()
+    matched: dict[int, tuple[int, float]] = {}
+    used: set[int] = set()
     for flat in order:
         d, s = divmod(int(flat), sim.shape[1])
         value = float(sim[d, s])
         if value < config.reworded:
             break
-        if d in match_d or s in used_s:
+        if d in matched or s in used:
             continue
-        match_d[d] = (s, value)
-        used_s.add(s)
+        matched[d] = (s, value)
+        used.add(s)
+    return matched
+
+
+def _align(source: Side, derived: Side, config: DedupConfig) -> pd.DataFrame:
+    """:func:`align_sentences` on pre-analysed sides."""
+    sim = _tfidf_cosine(source, derived)
+    return _alignment_frame(source, derived, sim, _matches(sim, config), config)
+
+
+def _alignment_frame(source: Side, derived: Side, sim: np.ndarray, match_d: Mapping[int, tuple[int, float]],
+                     config: DedupConfig) -> pd.DataFrame:
+    """The rows of :func:`align_sentences` from the similarities and their matching."""
+    src_ids, src_texts, der_ids, der_texts = source.sent_ids, source.texts, derived.sent_ids, derived.texts
+    used_s = {s for s, _ in match_d.values()}
     rows = []
     for d in range(len(der_ids)):
         if d in match_d:
@@ -292,8 +319,15 @@ def _align(source: Side, derived: Side, config: DedupConfig) -> pd.DataFrame:
     }, columns=ALIGN_COLUMNS)
 
 
-def _direction(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
-    """Return ``(source, derived)`` for two article rows (see the module docstring)."""
+def _published(value: Any) -> pd.Timestamp:
+    """An article's ``published`` value as a timestamp (NaT when it is not a date)."""
+    return pd.to_datetime(value, errors="coerce")
+
+
+def _direction(a: Mapping[str, Any], b: Mapping[str, Any],
+               published: Callable[[Any], pd.Timestamp] = _published) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """Return ``(source, derived)`` for two article rows (see the module docstring);
+    ``published``: :func:`_published` or a memo of it."""
 
     def credits(x: Mapping[str, Any], y: Mapping[str, Any]) -> bool:
         credit = x.get("source_credit")
@@ -306,7 +340,7 @@ def _direction(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[Mapping[str,
         return a, b
     if credits(a, b) and not credits(b, a):
         return b, a
-    da, db = pd.to_datetime(a.get("published"), errors="coerce"), pd.to_datetime(b.get("published"), errors="coerce")
+    da, db = published(a.get("published")), published(b.get("published"))
     if pd.notna(da) and pd.notna(db) and da != db:
         return (a, b) if da < db else (b, a)
     if len(a["text"]) != len(b["text"]):
@@ -334,37 +368,43 @@ def pair_content_keys(articles: pd.DataFrame, sentences: pd.DataFrame, *, config
 
 
 def _evaluate(a: Mapping[str, Any], b: Mapping[str, Any], sig: pd.DataFrame, side: Callable[[str], Side],
-              config: DedupConfig) -> tuple[tuple, pd.DataFrame | None]:
-    """Relation of one candidate pair: (source, derived, relation, similarity, coverage) and the alignment."""
-    src, der = _direction(a, b)
-    aligned = _align(side(src["doc_id"]), side(der["doc_id"]), config)
+              config: DedupConfig, published: Callable[[Any], pd.Timestamp] = _published) -> tuple[tuple, pd.DataFrame | None]:
+    """Relation of one candidate pair: (source, derived, relation, similarity, coverage) and the
+    alignment (its rows are built only for a related pair: most candidates are not)."""
+    src, der = _direction(a, b, published)
+    source, derived = side(src["doc_id"]), side(der["doc_id"])
+    sim = _tfidf_cosine(source, derived)
+    matched = _matches(sim, config)
+    shorter = min(len(source.sent_ids), len(derived.sent_ids))
+    coverage = float(len(matched) / shorter if shorter else 0.0)
     if sig.at[a["doc_id"], "text_hash"] == sig.at[b["doc_id"], "text_hash"]:
-        return (src["doc_id"], der["doc_id"], "duplicate", 1.0, 1.0), aligned
+        return (src["doc_id"], der["doc_id"], "duplicate", 1.0, 1.0), _alignment_frame(source, derived, sim, matched,
+                                                                                        config)
     jac = float(np.mean(np.asarray(sig.at[a["doc_id"], "shingles"]) == np.asarray(sig.at[b["doc_id"], "shingles"])))
-    matched = aligned["status"].isin(["kept", "reworded"]).sum()
-    shorter = min((aligned["source_sent_id"].notna()).sum(), (aligned["derived_sent_id"].notna()).sum())
-    coverage = float(matched / shorter if shorter else 0.0)
     if jac >= config.near_jaccard:
         relation = "near-duplicate"
     elif coverage >= config.min_coverage:
         relation = "rewrite"
     else:
         return (src["doc_id"], der["doc_id"], "", 0.0, round(coverage, 4)), None
+    aligned = _alignment_frame(source, derived, sim, matched, config)
     on_derived = aligned[aligned["derived_sent_id"].notna()]
-    sim = float(on_derived["similarity"].where(on_derived["status"] != "added", 0.0).mean()) if len(on_derived) else 0.0
-    return (src["doc_id"], der["doc_id"], relation, round(sim, 4), round(coverage, 4)), aligned
+    similarity = float(on_derived["similarity"].where(on_derived["status"] != "added", 0.0).mean()) \
+        if len(on_derived) else 0.0
+    return (src["doc_id"], der["doc_id"], relation, round(similarity, 4), round(coverage, 4)), aligned
 
 
 def _sides(sentences: pd.DataFrame) -> Callable[[str], Side]:
-    """doc_id -> its :data:`Side`, analysed on first use and kept (an article is in many pairs)."""
+    """doc_id -> its :class:`Side`, analysed on first use and kept (an article is in many pairs),
+    all sides coded with one vocabulary."""
     by_doc = {k: g for k, g in sentences.groupby("doc_id", sort=False)}
     empty = sentences.iloc[0:0]
-    analyze = _sentence_analyzer()
+    analyze, vocabulary = _sentence_analyzer(), {}
     cache: dict[str, Side] = {}
 
     def side(doc_id: str) -> Side:
         if doc_id not in cache:
-            cache[doc_id] = _side(by_doc.get(doc_id, empty), analyze)
+            cache[doc_id] = _side(by_doc.get(doc_id, empty), analyze, vocabulary)
         return cache[doc_id]
 
     return side
@@ -421,13 +461,15 @@ def evaluate_pairs(articles: pd.DataFrame, sentences: pd.DataFrame, *, config: D
     rows_of = {row["doc_id"]: row for row in fields.where(fields.notna(), None).to_dict("records")}
     sig = sigs.set_index("doc_id")
     side = _sides(sentences[sentences["doc_id"].isin(involved)])
+    # an article is in many pairs, and parsing a date string costs a millisecond
+    published = lru_cache(maxsize=None)(_published)
     evaluations, alignments = [], []
     for a_id, b_id in pairs:
         key = keys[a_id] + keys[b_id]
         if key in done:
             evaluations.append(tuple(done[key]))
             continue
-        result, aligned = _evaluate(rows_of[a_id], rows_of[b_id], sig, side, config)
+        result, aligned = _evaluate(rows_of[a_id], rows_of[b_id], sig, side, config, published)
         evaluations.append((key, *result))
         if aligned is not None:
             alignments.append(aligned.assign(pair_key=key))
