@@ -130,11 +130,11 @@ def test_sentence_similarities_are_scikit_learns_sublinear_tfidf_cosines_fitted_
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from toolkit.dedup import _sentence_analyzer, _side, _tfidf_cosine
+    from toolkit.dedup import _sides, _tfidf_cosine
 
     source, derived = sentences_of("s", SOURCE + ["Ukraine, Ukraine and again Ukraine."]), sentences_of("d", REWRITE)
-    vocabulary = {}
-    ours = _tfidf_cosine(*(_side(side, _sentence_analyzer(), vocabulary) for side in (source, derived)))
+    side = _sides(pd.concat([derived, source]))
+    ours = _tfidf_cosine(side("s"), side("d"))
     matrix = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(
         source["text"].tolist() + derived["text"].tolist())
     expected = (matrix[len(source):] @ matrix[:len(source)].T).toarray()

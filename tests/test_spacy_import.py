@@ -93,6 +93,23 @@ def test_the_packages_pipelines_multiply_with_numpy_and_match_spacys_defaults():
     assert [(t.dep_, t.head.i, t.tag_) for t in parser()(TEXT)] == [(t.dep_, t.head.i, t.tag_) for t in parse_default(TEXT)]
 
 
+def test_the_pipelines_run_on_one_blas_thread_wherever_they_run():
+    """OpenBLAS sums some products differently on one and on two threads: a document must get
+    the same analysis in the main process as in a forked worker (one thread)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from toolkit.models import spacy_threads
+
+    def blas_threads() -> set[int]:
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        with spacy_threads():
+            assert blas_threads() == {1}
+        assert blas_threads() == before
+
+
 def test_a_forked_worker_keeps_numpys_blas_to_one_thread():
     probe = ("import json, numpy; from threadpoolctl import threadpool_info; from toolkit.models import after_fork; "
              "after_fork(); print(json.dumps([p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']))")

