@@ -140,3 +140,25 @@ def test_sentence_similarities_are_scikit_learns_sublinear_tfidf_cosines_fitted_
     expected = (matrix[len(source):] @ matrix[:len(source)].T).toarray()
     assert ours.shape == (4, 5)
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12)
+
+
+def test_adding_an_article_analyses_only_the_sentences_of_its_new_pairs(monkeypatch):
+    import toolkit.dedup as dedup
+
+    wire = ["Oil prices rose sharply on Monday.", "Traders cited supply worries in Asia.", "Stocks fell in Tokyo."]
+    articles = articles_table([
+        ["a", "Daily Source", None, " ".join(SOURCE), None],
+        ["e", "Markets", "2025-09-09", " ".join(wire), None],
+        ["f", "Wire Copy", "2025-09-10", " ".join(wire), None],
+        ["d", "Aggregator", "2025-09-11", " ".join(REWRITE[:3]), None],
+    ])
+    sents = pd.concat([sentences_of("a", SOURCE), sentences_of("e", wire), sentences_of("f", wire),
+                       sentences_of("d", REWRITE[:3])])
+    before = evaluate_pairs(articles.iloc[:3], sents[sents["doc_id"] != "d"])
+    assert before.evaluations[["source", "derived", "relation"]].values.tolist() == [["e", "f", "duplicate"]]
+    analysed = []
+    analyze = dedup._sentence_analyzer()
+    monkeypatch.setattr(dedup, "_sentence_analyzer", lambda: lambda text: analysed.append(text) or analyze(text))
+    after = evaluate_pairs(articles, sents, known=before)
+    assert sorted(analysed) == sorted(SOURCE + REWRITE[:3])  # the known pair e-f is not analysed again
+    pd.testing.assert_frame_equal(after.evaluations, evaluate_pairs(articles, sents).evaluations)

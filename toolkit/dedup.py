@@ -460,7 +460,8 @@ def evaluate_pairs(articles: pd.DataFrame, sentences: pd.DataFrame, *, config: D
     else:
         pairs = candidate_pairs(articles, config=config, precomputed=sigs)
         done = {}
-    involved = {d for pair in pairs for d in pair}
+    # the articles of the pairs to evaluate: with ``known``, those of the new pairs only
+    involved = {d for a, b in pairs if keys[a] + keys[b] not in done for d in (a, b)}
     fields = articles.loc[articles["doc_id"].isin(involved)].reindex(
         columns=["doc_id", "outlet", "published", "source_credit", "text"]).astype(object)
     rows_of = {row["doc_id"]: row for row in fields.where(fields.notna(), None).to_dict("records")}
