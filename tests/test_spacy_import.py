@@ -69,10 +69,16 @@ def test_spacy_imported_after_torch_is_the_ordinary_import():
 
 
 def _models_of(nlp) -> list:
-    """Every thinc layer of the pipeline's components, except the transition models' output layer,
-    which spaCy builds on the default CPU ops itself (``use_ops("cpu")`` in its parser model)."""
-    return [node for _, component in nlp.pipeline if hasattr(component, "model") for node in component.model.walk()
-            if node.name != "linear"]
+    """Every thinc layer of the pipeline's components, except the transition models' output layer
+    (their ``upper`` layer), which spaCy builds on the default CPU ops itself (``use_ops("cpu")``
+    in its parser model)."""
+    layers = []
+    for _, component in nlp.pipeline:
+        if hasattr(component, "model"):
+            model = component.model
+            upper = model.get_ref("upper") if model.has_ref("upper") else None
+            layers += [node for node in model.walk() if node is not upper]
+    return layers
 
 
 def test_the_packages_pipelines_multiply_with_numpy_and_match_spacys_defaults():
@@ -95,19 +101,37 @@ def test_the_packages_pipelines_multiply_with_numpy_and_match_spacys_defaults():
 
 def test_the_pipelines_run_on_one_blas_thread_wherever_they_run():
     """OpenBLAS sums some products differently on one and on two threads: a document must get
-    the same analysis in the main process as in a forked worker (one thread)."""
+    the same analysis in the main process (which may have two) as in a forked worker (one). A
+    probe component added to each of the package's pipelines records the BLAS threads while the
+    package's own functions run them."""
+    import pandas as pd
+    from spacy.language import Language
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from toolkit.models import spacy_threads
+    from toolkit.actors import DEFAULT_MODEL, extract_entities, load_ner
+    from toolkit.framing.attribution import parse, parser
+    from toolkit.segment import SPACY_MODEL, sentence_splitter, split_sentences
 
-    def blas_threads() -> set[int]:
-        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+    seen: list[set[int]] = []
 
+    @Language.component("newsangle_blas_probe")
+    def probe(doc):
+        seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+        return doc
+
+    sentences = pd.DataFrame({"doc_id": ["d"], "para_id": [0], "sent_id": [0], "start": [0], "text": [TEXT]})
+    paragraphs = sentences.drop(columns=["sent_id"]).assign(is_heading=False)
+    # the loaders' cached pipelines, called as the functions call them
+    runs = [(load_ner(DEFAULT_MODEL, ()), lambda: extract_entities(sentences)), (parser(), lambda: list(parse([TEXT]))),
+            (sentence_splitter(SPACY_MODEL), lambda: split_sentences(paragraphs))]
     with threadpool_limits(2, user_api="blas"):
-        before = blas_threads()
-        with spacy_threads():
-            assert blas_threads() == {1}
-        assert blas_threads() == before
+        for nlp, run in runs:
+            nlp.add_pipe("newsangle_blas_probe", last=True)
+            try:
+                run()
+            finally:
+                nlp.remove_pipe("newsangle_blas_probe")
+    assert seen == [{1}, {1}, {1}]
 
 
 def test_a_forked_worker_keeps_numpys_blas_to_one_thread():
