@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from itertools import chain
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -361,11 +361,11 @@ def _evaluate(a: Mapping[str, Any], b: Mapping[str, Any], sig: pd.DataFrame, sid
     source, derived = side(src["doc_id"]), side(der["doc_id"])
     sim = _tfidf_cosine(source, derived)
     matched = _matches(sim, config)
-    shorter = min(len(source.sent_ids), len(derived.sent_ids))
-    coverage = float(len(matched) / shorter if shorter else 0.0)
     if sig.at[a["doc_id"], "text_hash"] == sig.at[b["doc_id"], "text_hash"]:
         return (src["doc_id"], der["doc_id"], "duplicate", 1.0, 1.0), _alignment_frame(source, derived, sim, matched,
                                                                                         config)
+    shorter = min(len(source.sent_ids), len(derived.sent_ids))
+    coverage = float(len(matched) / shorter if shorter else 0.0)
     jac = float(np.mean(np.asarray(sig.at[a["doc_id"], "shingles"]) == np.asarray(sig.at[b["doc_id"], "shingles"])))
     if jac >= config.near_jaccard:
         relation = "near-duplicate"
@@ -398,9 +398,10 @@ def _sides(sentences: pd.DataFrame) -> Callable[[str], Side]:
     row = np.repeat(np.arange(len(texts), dtype=np.int64), [len(t) for t in tokens])
     terms, vocabulary = pd.factorize(np.asarray(list(chain.from_iterable(tokens)), dtype=object))
     # distinct (sentence, term) in order of first occurrence: sentence by sentence, as counted
-    cells, distinct = pd.factorize(row * max(len(vocabulary), 1) + terms)
+    width = max(len(vocabulary), 1)
+    cells, distinct = pd.factorize(row * width + terms)
     counts = np.bincount(cells, minlength=len(distinct)).astype(np.float64)
-    cell_row, cell_term = distinct // max(len(vocabulary), 1), distinct % max(len(vocabulary), 1)
+    cell_row, cell_term = distinct // width, distinct % width
     cell_bounds = np.searchsorted(cell_row, bounds)
     position = {name: i for i, name in enumerate(doc_names)}
 

@@ -49,8 +49,8 @@ def split_sentences(paragraphs: pd.DataFrame, *, model: str = SPACY_MODEL, batch
     texts = paragraphs["text"].tolist()
     headings = paragraphs["is_heading"].astype(bool).tolist()
     to_split = [t for t, h in zip(texts, headings) if not h]
-    docs = iter(nlp.pipe(to_split, batch_size=batch_size))
     with spacy_threads():
+        docs = iter(nlp.pipe(to_split, batch_size=batch_size))
         spans_of = [[(0, len(text))] if is_heading else [(s.start_char, s.end_char) for s in next(docs).sents]
                     for text, is_heading in zip(texts, headings)]
     for doc_id, para_id, text, is_heading, offset, spans in zip(
