@@ -7,6 +7,7 @@ import random
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 import toolkit.framing as fr
 from toolkit.framing.distinctive import top_terms
@@ -20,6 +21,7 @@ from toolkit.framing.naming import (
     evidence,
     form_pattern,
     is_quoted,
+    merge_sorted,
     quoted_terms,
     sorted_group_codes,
 )
@@ -317,3 +319,26 @@ def test_unreadable_kept_naming_candidates_are_computed_again(tmp_path):
     whole = fr.naming_candidates(sents, articles)
     pd.testing.assert_frame_equal(candidates_with(tmp_path, sents, articles), whole)
     assert naming._read_candidates(tmp_path / "naming-candidates.arrow") is not None
+
+
+def test_merge_sorted_gives_the_sort_of_the_kept_and_new_rows():
+    rng = random.Random(3)
+    words = ["Kiev", "Kyiv", "régime", "regime", "“regime”", "Zelensky", "zelensky", "Ωmega", "a b", "a"]
+    rows = sorted({(rng.choice(["case", "scare_quote", "spelling"]), rng.choice(words), rng.choice(words),
+                    rng.choice(["Alpha", "Beta", "Ça va"])) for _ in range(300)})
+    table = pa.table({name: [r[i] for r in rows] for i, name in enumerate(["kind", "key", "variant", "outlet"])}
+                     ).append_column("count", pa.array(range(len(rows))))
+    by = ["kind", "key", "variant", "outlet"]
+    moved = np.array([rng.random() < 0.2 for _ in rows])
+    gone = np.array([rng.random() < 0.1 for _ in rows]) & ~moved
+    new = table.filter(pa.array(moved)).take(pa.array(rng.sample(range(int(moved.sum())), int(moved.sum()))))
+    merged = merge_sorted(table, moved | gone, new, by)
+    assert merged.equals(table.filter(pa.array(~gone)))
+    assert merged.column("count").num_chunks == 1
+    # a new row equal to a kept one, or a missing value: the plain sort of everything
+    missing = table.slice(0, 1).set_column(3, "outlet", pa.array([None], type=pa.string()))
+    for odd in (table.slice(0, 1), missing):
+        everything = pa.concat_tables([table.filter(pa.array(~gone)), odd])
+        assert merge_sorted(table, gone, odd, by).equals(
+            everything.sort_by([(c, "ascending") for c in by]).combine_chunks())
+    assert merge_sorted(table, np.ones(len(rows), dtype=bool), new.slice(0, 0), by).num_rows == 0

@@ -908,16 +908,70 @@ def _arrow_rows(frame: pd.DataFrame, schema: pa.Schema | None = None) -> pa.Tabl
     return table if schema is None else table.cast(schema)
 
 
-def _unchanged_rows(old: pa.Table, terms: set[str], names: set[str]) -> pa.Table:
-    """The rows of the kept table ``old`` whose term (scare quotes) or name group (skeleton of the
-    key, for spellings) was not computed again."""
+def _recomputed_rows(old: pa.Table, terms: set[str], names: set[str]) -> np.ndarray:
+    """Whether each row of the kept table ``old`` belongs to a term (scare quotes) or name group
+    (skeleton of the key, for spellings) that was computed again."""
     key = old.column("key")
     is_scare = pc.equal(old.column("kind"), "scare_quote")
     spelled = pc.filter(key, pc.invert(is_scare)).unique().to_pylist()
     again_spelled = pa.array([k for k in spelled if skeleton(k) in names], type=pa.string())
     recomputed = pc.if_else(is_scare, pc.is_in(key, pa.array(sorted(terms), type=pa.string())),
                             pc.is_in(key, again_spelled))
-    return old.filter(pc.invert(recomputed))
+    return recomputed.to_numpy(zero_copy_only=False)
+
+
+def _order_keys(tables: Sequence[pa.Table], by: Sequence[str]) -> list[np.ndarray] | None:
+    """For each table, an integer per row that orders its rows, and the rows of the other tables,
+    as sorting by the columns ``by`` does (Arrow's order: strings by their UTF-8 bytes); None when
+    those integers would not fit in 64 bits. Each column's values are ranked among the distinct
+    values of all tables, and the ranks combined."""
+    codes: list[list[np.ndarray]] = [[] for _ in tables]
+    sizes = []
+    for column in by:
+        values = pa.chunked_array([chunk for t in tables for chunk in t.column(column).chunks],
+                                  type=tables[0].schema.field(column).type)
+        distinct = pc.unique(values)
+        ranked = distinct.take(pc.sort_indices(distinct))
+        for i, t in enumerate(tables):
+            codes[i].append(pc.index_in(t.column(column), value_set=ranked).to_numpy().astype(np.int64))
+        sizes.append(max(len(ranked), 1))
+    if float(np.prod(np.asarray(sizes, dtype=float))) >= 2.0 ** 63:
+        return None
+    return [np.ravel_multi_index(c, sizes) if len(c[0]) else np.zeros(0, dtype=np.int64) for c in codes]
+
+
+def merge_sorted(old: pa.Table, drop: np.ndarray, new: pa.Table, by: Sequence[str]) -> pa.Table:
+    """The rows of ``old`` (sorted by the columns ``by``) where ``drop`` is False and all rows
+    of ``new``, sorted by ``by``: what ``sort_by`` on their concatenation gives when no two
+    rows share their ``by`` values and none is missing (otherwise it is that sort).
+
+    Hand-written because Arrow has no merge of sorted tables: ``sort_by`` compares the strings of
+    every row and then gathers every row of the result in a new order. Here the ``by`` values are
+    ranked (:func:`_order_keys`), each new row is placed among the kept ones by a binary search
+    on those ranks, and the kept rows are copied as they lie, in the runs between new ones. For
+    one article added to 10,000 (22,000 new rows among 330,000 kept ones) the sort and gather
+    took 3.4 s.
+
+    >>> old = pa.table({"k": ["a", "c", "e"], "v": [1, 3, 5]})
+    >>> merge_sorted(old, np.array([False, True, False]), pa.table({"k": ["d", "b"], "v": [4, 2]}), ["k"]).to_pydict()
+    {'k': ['a', 'b', 'd', 'e'], 'v': [1, 2, 4, 5]}
+    """
+    keys = None if any(t.column(c).null_count for t in (old, new) for c in by) else _order_keys([old, new], by)
+    kept = np.flatnonzero(~drop)
+    if keys is not None:
+        kept_keys, order = keys[0][kept], np.argsort(keys[1], kind="stable")
+        new_keys = keys[1][order]
+        at = np.searchsorted(kept_keys, new_keys)
+        clash = kept_keys[np.minimum(at, len(kept) - 1)] == new_keys if len(kept) else np.zeros(len(new), dtype=bool)
+    if keys is None or clash.any() or (np.diff(kept_keys) <= 0).any() or (np.diff(new_keys) <= 0).any():
+        whole = pa.concat_tables([old.filter(pa.array(~drop)), new])
+        return whole.sort_by([(column, "ascending") for column in by]).combine_chunks()
+    rows = np.insert(kept, at, len(old) + np.arange(len(new)))
+    both = pa.concat_tables([old, new.take(order)])
+    starts = np.flatnonzero(np.diff(rows, prepend=-2) != 1)
+    lengths = np.diff(np.r_[starts, len(rows)])
+    return pa.concat_tables([both.slice(0, 0), *(both.slice(int(rows[s]), int(n)) for s, n in zip(starts, lengths))]
+                            ).combine_chunks()
 
 
 def naming_candidates(sentences: pd.DataFrame, articles: pd.DataFrame, *, quoted: pd.DataFrame | None = None,
@@ -949,8 +1003,9 @@ def candidates_table(sentences: pd.DataFrame, articles: pd.DataFrame, *, quoted:
                      tokens: pd.DataFrame | None = None, known: Kept | None = None,
                      kept: Kept | None = None) -> pd.DataFrame | pa.Table:
     """:func:`naming_candidates`, as an Arrow table when ``kept`` is given: the kept rows (330,000
-    at 10,000 articles, 210 MB of text) are filtered, merged and sorted in Arrow and handed to the
-    pipeline's other process in that form, never converted to Python strings and back here."""
+    at 10,000 articles, 210 MB of text) are merged with the new ones in Arrow (:func:`merge_sorted`)
+    and handed to the pipeline's other process in that form, never converted to Python strings and
+    back here."""
     outlet_of = articles.set_index("doc_id")["outlet"]
     several = articles["outlet"].nunique() >= 2
     previous, added, outlets, names = None, None, {}, set()
@@ -976,8 +1031,8 @@ def candidates_table(sentences: pd.DataFrame, articles: pd.DataFrame, *, quoted:
     if added is not None:
         old = previous[0]
         # UTF-8 bytes sort as code points, so Arrow's order is pandas' order of the same strings
-        out = pa.concat_tables([_unchanged_rows(old, terms, names), *(_arrow_rows(p, old.schema) for p in parts)])
-        out = out.sort_by(order).combine_chunks()
+        new = pa.concat_tables([_arrow_rows(p, old.schema) for p in parts]) if parts else old.slice(0, 0)
+        out = merge_sorted(old, _recomputed_rows(old, terms, names), new, [column for column, _ in order])
     else:
         out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=CANDIDATE_COLUMNS)
         out = out.sort_values(["kind", "key", "variant", "outlet"]).reset_index(drop=True)
