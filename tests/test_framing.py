@@ -390,7 +390,7 @@ def test_vectorised_ngrams_equal_the_analyzer():
     stop = frozenset({"the", "of"})
     tokens = sentence_tokens(pd.DataFrame({"doc_id": "d", "sent_id": range(4), "text": texts}))["tokens"].tolist()
     rows, keys, spell = ngram_occurrences(tokens, stop)
-    names = spell(np.arange(keys.max() + 1))
+    names = spell(np.arange(keys.max() + 1)).to_pylist()
     got = Counter((int(r), names[k]) for r, k in zip(rows, keys))
     assert got == Counter((i, g) for i, t in enumerate(texts) for g in ngram_analyzer(stop)(t))
 

@@ -16,7 +16,6 @@ from toolkit.engine import doc_keys
 from toolkit.framing import naming
 from toolkit.framing.naming import (
     MAX_CANDIDATE_KEYS,
-    Kept,
     _plain_uses,
     evidence,
     form_pattern,
@@ -26,6 +25,7 @@ from toolkit.framing.naming import (
     sorted_group_codes,
 )
 from toolkit.framing.naming import plain_uses as plain_uses_kept
+from toolkit.store import Kept
 
 EDGE_TEXTS = [
     "The U.S. and the U.S.-led coalition; U.S.", "U.S.", "“U.S.” is quoted, U.S.A. is not.",
@@ -342,3 +342,55 @@ def test_merge_sorted_gives_the_sort_of_the_kept_and_new_rows():
         assert merge_sorted(table, gone, odd, by).equals(
             everything.sort_by([(c, "ascending") for c in by]).combine_chunks())
     assert merge_sorted(table, np.ones(len(rows), dtype=bool), new.slice(0, 0), by).num_rows == 0
+
+
+def kept_counts(tmp_path, sents: pd.DataFrame) -> Kept:
+    return Kept(tmp_path / "outlet-ngrams", doc_keys({"sentences": sents}, pd.unique(sents["doc_id"]).tolist(), "salt"))
+
+
+def test_distinctive_terms_count_again_only_the_outlets_whose_articles_changed(tmp_path, monkeypatch):
+    from toolkit.framing import distinctive
+
+    sents, articles = news_corpus(11, 60)
+    counted = []
+
+    def recording(part, tokens, outlet, *args):
+        counted.append(sorted(set(part["outlet"])))
+        return counting(part, tokens, outlet, *args)
+
+    counting = distinctive._counted
+    monkeypatch.setattr(distinctive, "_counted", recording)
+
+    def both(later_sents, later_articles):
+        kept = fr.distinctive_terms(later_sents, later_articles, min_z=1.0, kept=kept_counts(tmp_path, later_sents))
+        pd.testing.assert_frame_equal(kept, fr.distinctive_terms(later_sents, later_articles, min_z=1.0))
+        return kept
+
+    first = sents[sents["doc_id"] != "d059"].reset_index(drop=True)
+    assert not both(first, articles).empty
+    files = sorted(p.name for p in (tmp_path / "outlet-ngrams").iterdir())
+    assert len(files) == articles["outlet"].nunique()
+    outlet = articles.set_index("doc_id").at["d059", "outlet"]
+    counted.clear()
+    both(sents, articles)  # one article added: its outlet is counted again, the others are read
+    assert counted[0] == [outlet]
+    counted.clear()
+    both(sents, articles)  # nothing changed: nothing counted
+    assert counted[0] == []
+    reworded = sents.assign(text=sents["text"].where(sents["doc_id"] != "d010", "The regime of Kiev fell."))
+    moved = articles.assign(outlet=articles["outlet"].where(articles["doc_id"] != "d007", "Epsilon"))
+    for later_sents, later_articles in ((reworded, articles), (reworded, moved), (sents, articles)):
+        both(later_sents, later_articles)
+    # a new outlet changes the stopwords (outlet names), so every outlet is counted again; an
+    # unreadable file is counted again too; files of outlets that left are removed
+    assert len(list((tmp_path / "outlet-ngrams").iterdir())) == len(files)
+    next(iter((tmp_path / "outlet-ngrams").iterdir())).write_bytes(b"not Arrow")
+    counted.clear()
+    both(sents, articles)
+    assert len(counted[0]) == 1
+    counted.clear()
+    both(sents, moved)
+    assert counted[0] == sorted(moved["outlet"].unique())
+    gone = moved[moved["outlet"] != "Epsilon"]
+    both(sents[sents["doc_id"].isin(gone["doc_id"])].reset_index(drop=True), gone)
+    assert len(list((tmp_path / "outlet-ngrams").iterdir())) == len(files)

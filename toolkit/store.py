@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -82,6 +83,40 @@ def frame_of(table: pd.DataFrame | pa.Table) -> pd.DataFrame:
 def read_handoff(path: Path) -> pd.DataFrame:
     """The DataFrame of a :func:`write_handoff` file (memory-mapped while it is converted)."""
     return feather.read_table(path, memory_map=True).to_pandas()
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Where a corpus-level result is kept for the next run (an Arrow file or a folder of them: the
+    plain uses of :func:`toolkit.framing.naming.plain_uses`, the table of
+    :func:`toolkit.framing.naming.naming_candidates`, the n-gram counts per outlet of
+    :func:`toolkit.framing.distinctive.distinctive_terms`), and the content key of each
+    document of the corpus now (:func:`toolkit.engine.doc_keys` of its sentences, salted with the
+    code): the next run redoes only what changed."""
+
+    path: Path
+    keys: Mapping[str, str]
+
+
+def read_kept(path: Path, metadata_key: bytes) -> tuple[pa.Table, dict] | None:
+    """The table (memory-mapped, without metadata) and the state :func:`write_kept` kept at
+    ``path`` under ``metadata_key``; None when there is no such file or it cannot be read (the
+    result is then computed again)."""
+    try:
+        table = feather.read_table(path, memory_map=True)
+        state = json.loads(table.schema.metadata[metadata_key])
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        return None
+    return (table.replace_schema_metadata(None), state) if isinstance(state, dict) else None
+
+
+def write_kept(path: Path, table: pa.Table, metadata_key: bytes, state: Mapping[str, object]) -> None:
+    """Keep ``table`` with ``state`` (JSON in its schema metadata under ``metadata_key``) at
+    ``path``, atomically: an uncompressed Arrow file the next run memory-maps."""
+    text = json.dumps(dict(state), ensure_ascii=False).encode("utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    write_handoff(table.replace_schema_metadata({metadata_key: text}), tmp)
+    os.replace(tmp, path)
 
 
 class StageStore:

@@ -47,7 +47,6 @@ from toolkit.framing.naming import (
     HIT_COLUMNS,
     NAMING_COLUMNS,
     Concept,
-    Kept,
     candidates_table,
     find_variants,
     load_naming,
@@ -59,7 +58,7 @@ from toolkit.framing.naming import (
 from toolkit.framing.rewrite import REWRITE_COLUMNS, rewrite_changes, word_changes
 from toolkit.models import backend_for
 from toolkit.models import embed as model_embed
-from toolkit.store import fingerprint, frame_of
+from toolkit.store import Kept, fingerprint, frame_of
 
 __all__ = [
     "DataFileError", "Frame", "Concept", "VERB_GROUPS", "attribute_sentences", "attribution_by_outlet",
@@ -235,10 +234,11 @@ def early_started(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
     stage (topics), so the candidates' process starts with the wave instead of after that stage;
     the tables are the same. Leaving the block stops a process still running.
 
-    With a ``cache_dir``, the plain uses of quoted terms and the naming candidates are kept there
-    for the next run, which searches only the documents that changed
-    (:func:`toolkit.framing.naming.plain_uses`) and, when documents were only added, computes only
-    the candidates they touch (:func:`toolkit.framing.naming.naming_candidates`); each document is
+    With a ``cache_dir``, the plain uses of quoted terms, the naming candidates and each outlet's
+    n-gram counts are kept there for the next run, which searches only the documents that changed
+    (:func:`toolkit.framing.naming.plain_uses`), when documents were only added computes only
+    the candidates they touch (:func:`toolkit.framing.naming.naming_candidates`), and counts the
+    n-grams of the outlets whose documents changed (:func:`distinctive_terms`); each document is
     known by :func:`toolkit.engine.doc_keys` of its sentences with ``salt`` and the run's ``digests``.
     """
     out = {name: pd.DataFrame(columns=TABLE_COLUMNS[name]) for name in EARLY_TABLES}
@@ -249,19 +249,20 @@ def early_started(tables: Mapping[str, pd.DataFrame], *, top_terms: int = 20,
     sentences, articles = inputs
     precomputed = precomputed or {}
     fork = engine is not None and engine.forks_beside(len(articles))
-    known = kept = None
+    known = kept = counts = None
     if cache_dir is not None:
         keys = doc_keys({"sentences": tables["sentences"]}, pd.unique(sentences["doc_id"]).tolist(),
                         fingerprint(salt, "plain uses"), digests=digests)
         known = Kept(Path(cache_dir) / "plain-uses.arrow", keys)
         kept = Kept(Path(cache_dir) / "naming-candidates.arrow", keys)
+        counts = Kept(Path(cache_dir) / "outlet-ngrams", keys)
     with beside(candidates_table, sentences, articles, quoted=precomputed.get("quoted_terms"),
                 tokens=precomputed.get("name_tokens"), known=known, kept=kept, fork=fork,
                 before_fork=before_fork) as candidates:
 
         def finish() -> dict[str, pd.DataFrame]:
             out["distinctive_terms"] = distinctive_terms(sentences, articles, top_k=top_terms,
-                                                         tokens=precomputed.get("term_tokens"))
+                                                         tokens=precomputed.get("term_tokens"), kept=counts)
             if "derived_from" in articles:
                 out["rewrite_changes"] = rewrite_changes(articles, sentences, diff=tables.get("rewrite_diff"))
             out["naming_candidates"] = frame_of(candidates())

@@ -10,15 +10,20 @@ spent minutes in its Python analyzer at 10,000 articles).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from toolkit.store import Kept, fingerprint, read_kept, write_kept
 
 TOKENS_COLUMNS = ["doc_id", "sent_id", "tokens"]
 DISTINCTIVE_COLUMNS = ["outlet", "term", "log_odds", "z", "count", "count_rest", "n_tokens", "n_tokens_rest",
@@ -62,13 +67,14 @@ def ngram_analyzer(stopwords: frozenset[str], max_n: int = 3):
 
 
 def ngram_occurrences(tokens: Sequence[str], stopwords: frozenset[str],
-                      max_n: int = 3) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], list[str]]]:
+                      max_n: int = 3) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], pa.Array]]:
     """Every n-gram occurrence of :func:`ngram_analyzer` in token strings as :func:`sentence_tokens`
     writes them (tokens joined by single spaces; "" for none), vectorised.
 
     Returns ``rows`` (the position in ``tokens`` of each occurrence; ascending within each n),
     ``keys`` (an integer code per occurrence: 0..n_terms-1, each code used by one n only, in
-    order of first occurrence within each n) and ``spell`` (codes → their n-grams as text).
+    order of first occurrence within each n) and ``spell`` (codes → their n-grams, an Arrow
+    string array built in Arrow, so millions of them cost no Python strings).
     Tokens are split and coded by Arrow (a hash table in C instead of a Python list of ten
     million words)."""
     texts = pa.array(tokens, type=pa.large_string())
@@ -96,14 +102,12 @@ def ngram_occurrences(tokens: Sequence[str], stopwords: frozenset[str],
         length.append(np.full(len(first), n))
         n_terms += len(first)
     starts, lengths = np.concatenate(first_start), np.concatenate(length)
+    dictionary = coded.dictionary
 
-    def spell(selected: np.ndarray) -> list[str]:
+    def spell(selected: np.ndarray) -> pa.Array:
         first, n = starts[selected], lengths[selected]
-        grams = uniques[ids[first]]
-        for j in range(1, max_n):
-            longer = n > j
-            grams[longer] = grams[longer] + " " + uniques[ids[first[longer] + j]]
-        return grams.tolist()
+        words = [dictionary.take(pa.array(ids[np.where(n > j, first + j, first)], mask=n <= j)) for j in range(max_n)]
+        return pc.binary_join_element_wise(*words, pa.scalar(" ", type=pa.large_string()), null_handling="skip")
 
     return np.concatenate(rows), np.concatenate(keys), spell
 
@@ -177,9 +181,113 @@ def _unused_candidates(by_total: np.ndarray, ranked: np.ndarray, used: np.ndarra
     return head[~used[head]]
 
 
+CELL_SCHEMA = pa.schema([("term", pa.large_string()), ("count", pa.int64()), ("doc_id", pa.string()),
+                         ("sent_id", pa.int64())])
+KEPT_COUNTS_METADATA = b"newsangle.outlet_ngrams"
+
+
+class _Cells(NamedTuple):
+    """N-gram counts per outlet: one row per (outlet, term) used, with the outlet's code,
+    the term (text), how often the outlet uses it and its first sentence there (``doc_id`` and
+    ``sent_id`` in the reading order of ``sentences``); ``n_tokens``: the n-gram occurrences of each
+    outlet."""
+
+    outlet: np.ndarray
+    table: pa.Table
+    n_tokens: np.ndarray
+
+
+def _counted(sents: pd.DataFrame, tokens: list[str], outlet: np.ndarray, n_outlets: int, stopwords: frozenset[str],
+             max_n: int) -> _Cells:
+    """:class:`_Cells` of sentences ``sents`` (sorted by doc_id, sent_id; ``tokens``: their
+    :func:`sentence_tokens`; ``outlet``: the outlet code of each), by outlet then term (code)."""
+    empty = _Cells(np.zeros(0, dtype=np.int64), CELL_SCHEMA.empty_table(), np.zeros(n_outlets, dtype=np.int64))
+    if not tokens:
+        return empty
+    rows, keys, spell = ngram_occurrences(tokens, stopwords, max_n)
+    n_tokens = np.bincount(outlet[rows], minlength=n_outlets)
+    if not len(keys):
+        return empty._replace(n_tokens=n_tokens)
+    # keys of one n are coded in order of first use and their rows ascend, so a cell's first
+    # occurrence is its first sentence
+    cell_code, cells = pd.factorize(outlet[rows].astype(np.int64) * (int(keys.max()) + 1) + keys)
+    first = np.flatnonzero(cell_code > np.maximum.accumulate(np.r_[-1, cell_code[:-1]]))
+    count = np.bincount(cell_code)
+    order = np.argsort(cells, kind="stable")
+    cell_outlet, cell_term = cells[order] // (int(keys.max()) + 1), cells[order] % (int(keys.max()) + 1)
+    first_row = rows[first][order]
+    return _Cells(cell_outlet, pa.table({
+        "term": spell(cell_term),
+        "count": pa.array(count[order], type=pa.int64()),
+        "doc_id": pa.array(sents["doc_id"].to_numpy()[first_row], type=pa.string()),
+        "sent_id": pa.array(sents["sent_id"].to_numpy()[first_row], type=pa.int64())}, schema=CELL_SCHEMA), n_tokens)
+
+
+def _outlet_file(folder: Path, outlet: str) -> Path:
+    return folder / f"{hashlib.blake2b(outlet.encode('utf-8'), digest_size=12).hexdigest()}.arrow"
+
+
+def _kept_cells(sents: pd.DataFrame, tokens: pd.DataFrame | None, outlets: list[str], codes: np.ndarray,
+                stopwords: frozenset[str], max_n: int, kept: Kept | None) -> _Cells:
+    """:class:`_Cells` of the corpus. With ``kept``, each outlet's cells are kept in a file of
+    the folder ``kept.path`` with the keys of its documents and the stopwords, and only the outlets
+    whose documents changed are counted again (adding one article to 10,000 counts the n-grams of
+    its outlet instead of all 8 million); files of outlets no longer in the corpus are removed."""
+    n_outlets = len(outlets)
+    wanted = np.ones(n_outlets, dtype=bool)
+    found: dict[int, tuple[pa.Table, int]] = {}
+    states: list[dict] = []
+    if kept is not None:
+        folder = Path(kept.path)
+        folder.mkdir(parents=True, exist_ok=True)
+        doc_ids = sents["doc_id"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, doc_ids[1:] != doc_ids[:-1]])
+        docs_of: list[list[str]] = [[] for _ in outlets]
+        for doc_id, code in zip(doc_ids[starts], codes[starts]):
+            docs_of[code].append(doc_id)
+        for k, outlet in enumerate(outlets):
+            state = {"outlet": outlet, "max_n": max_n, "stopwords": fingerprint(sorted(stopwords)),
+                     "documents": fingerprint([(d, kept.keys.get(d)) for d in docs_of[k]])}
+            states.append(state)
+            previous = read_kept(_outlet_file(folder, outlet), KEPT_COUNTS_METADATA)
+            if previous is not None and previous[1].get("state") == state and previous[0].schema.equals(CELL_SCHEMA):
+                found[k] = (previous[0], int(previous[1]["n_tokens"]))
+                wanted[k] = False
+        current = {_outlet_file(folder, o).name for o in outlets}
+        for stale in folder.glob("*.arrow"):
+            if stale.name not in current:
+                stale.unlink()
+    redo = np.flatnonzero(wanted[codes])
+    counted = _counted(sents.iloc[redo], _tokens_of(sents.iloc[redo], tokens), codes[redo], n_outlets, stopwords, max_n)
+    bounds = np.searchsorted(counted.outlet, np.arange(n_outlets + 1))
+    tables, outlet_parts, n_tokens = [], [], counted.n_tokens.copy()
+    for k in range(n_outlets):
+        if k in found:
+            table, n_tokens[k] = found[k]
+        else:
+            table = counted.table.slice(int(bounds[k]), int(bounds[k + 1] - bounds[k]))
+            if kept is not None:
+                write_kept(_outlet_file(Path(kept.path), outlets[k]), table, KEPT_COUNTS_METADATA,
+                           {"state": states[k], "n_tokens": int(n_tokens[k])})
+        tables.append(table)
+        outlet_parts.append(np.full(table.num_rows, k, dtype=np.int64))
+    return _Cells(np.concatenate(outlet_parts), pa.concat_tables(tables), n_tokens)
+
+
+def _tokens_of(sents: pd.DataFrame, tokens: pd.DataFrame | None) -> list[str]:
+    """The :func:`sentence_tokens` of ``sents``: looked up in ``tokens`` when given (computed otherwise)."""
+    if sents.empty:
+        return []
+    if tokens is None:
+        return sentence_tokens(sents)["tokens"].tolist()
+    joined = sents[["doc_id", "sent_id"]].merge(tokens.astype({"sent_id": int}), how="left", on=["doc_id", "sent_id"])
+    return joined["tokens"].fillna("").tolist()
+
+
 def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k: int = 20, min_count: int = 3,
                       min_z: float = 1.96, prior_scale: float = 0.05, max_n: int = 3,
-                      exclude_words: Iterable[str] = (), tokens: pd.DataFrame | None = None) -> pd.DataFrame:
+                      exclude_words: Iterable[str] = (), tokens: pd.DataFrame | None = None,
+                      kept: Kept | None = None) -> pd.DataFrame:
     """Terms (1–``max_n``-grams) each outlet over- and under-uses relative to all other outlets.
 
     Inputs: ``sentences`` (doc_id, sent_id, text), ``articles`` (doc_id, outlet). Counts are per
@@ -196,6 +304,9 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
     side with |z| >= ``min_z`` and at least ``min_count`` uses on that side; sorted by outlet,
     descending z. With fewer than two outlets a warning is issued and the table is empty.
     ``tokens``: the :func:`sentence_tokens` table of ``sentences`` (computed when not given).
+    ``kept``: where each outlet's n-gram counts are kept for the next run, with this run's document
+    keys (:class:`toolkit.store.Kept`): only outlets whose documents changed are counted again, and
+    the table equals the one computed from scratch.
     """
     if min_count < 1:
         raise ValueError(f"distinctive terms: min_count must be at least 1 (a term is used on its side), not {min_count}")
@@ -209,18 +320,34 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
         return pd.DataFrame(columns=DISTINCTIVE_COLUMNS)
     stopwords = frozenset(ENGLISH_STOP_WORDS) | EXTRA_STOPWORDS | outlet_name_words(outlets) | {
         w.lower() for w in exclude_words}
-    if tokens is None:
-        tokens = sentence_tokens(sents)
-    tokens = tokens.astype({"sent_id": int})
-    joined = sents[["doc_id", "sent_id"]].merge(tokens, how="left", on=["doc_id", "sent_id"])["tokens"]
-    rows, keys, spell = ngram_occurrences(joined.fillna("").tolist(), stopwords, max_n)
-    if not len(keys):
+    codes = pd.Categorical(sents["outlet"], categories=outlets).codes.astype(np.int64)
+    cells = _kept_cells(sents, tokens, outlets, codes, stopwords, max_n, kept)
+    if not cells.table.num_rows:
         warnings.warn("distinctive terms: no countable words in the sentences.", stacklevel=2)
         return pd.DataFrame(columns=DISTINCTIVE_COLUMNS)
-    codes = pd.Categorical(sents["outlet"], categories=outlets).codes.astype(np.int64)
+    return _scored(sents, outlets, cells, top_k=top_k, min_count=min_count, min_z=min_z, prior_scale=prior_scale)
+
+
+def _sentence_rows(sents: pd.DataFrame, doc_id: pa.ChunkedArray, sent_id: np.ndarray) -> np.ndarray:
+    """The row of ``sents`` (sorted by doc_id, sent_id) of each (doc_id, sent_id)."""
+    encoded = pc.dictionary_encode(doc_id).combine_chunks()
+    docs = pd.Index(pd.unique(sents["doc_id"].to_numpy()))
+    doc = docs.get_indexer(encoded.dictionary.to_pylist())[encoded.indices.to_numpy()]
+    width = int(max(sents["sent_id"].max(), sent_id.max(initial=0))) + 1
+    starts = np.flatnonzero(np.r_[True, sents["doc_id"].to_numpy()[1:] != sents["doc_id"].to_numpy()[:-1]])
+    packed = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(sents)])) * width + sents["sent_id"].to_numpy()
+    return np.searchsorted(packed, doc * width + sent_id)
+
+
+def _scored(sents: pd.DataFrame, outlets: list[str], cells: _Cells, *, top_k: int, min_count: int, min_z: float,
+            prior_scale: float) -> pd.DataFrame:
+    """The :func:`distinctive_terms` table from the corpus's :class:`_Cells`."""
     n_outlets = len(outlets)
-    n_tokens = np.bincount(codes[rows], minlength=n_outlets).astype(float)
-    full_total = np.bincount(keys)
+    encoded = pc.dictionary_encode(cells.table.column("term")).combine_chunks()
+    keys = encoded.indices.to_numpy().astype(np.int64)
+    counts = cells.table.column("count").to_numpy()
+    full_total = np.bincount(keys, weights=counts, minlength=len(encoded.dictionary)).astype(np.int64)
+    n_tokens = cells.n_tokens.astype(float)
     a0 = prior_scale * full_total.sum()
     # a term used fewer than min_count times in all can pass on neither side: leave it out of
     # the per-outlet arrays (n-gram vocabularies are mostly such terms), keeping the full totals
@@ -228,13 +355,9 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
     column = np.full(len(full_total), -1)
     column[kept] = np.arange(len(kept))
     hit = column[keys] >= 0
-    rows, cells = rows[hit], codes[rows[hit]] * len(kept) + column[keys[hit]]
-    # cells of one term all come from one ascending run of rows, so the first occurrence of a
-    # cell is its first sentence
-    cell_code, cells = pd.factorize(cells)
-    first_row = rows[np.flatnonzero(cell_code > np.maximum.accumulate(np.r_[-1, cell_code[:-1]]))]
-    cell_outlet, cell_term = cells // len(kept), cells % len(kept)
-    cell_count = np.bincount(cell_code)
+    cell_outlet, cell_term, cell_count = cells.outlet[hit], column[keys[hit]], counts[hit]
+    first_row = _sentence_rows(sents, cells.table.column("doc_id").filter(pa.array(hit)),
+                               cells.table.column("sent_id").to_numpy()[hit])
     order = np.lexsort((first_row, cell_term))
     runs = np.flatnonzero(np.diff(cell_term[order], prepend=-1) != 0)
     best_outlet = np.full(len(kept), -1)
@@ -249,7 +372,7 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
     by_cell = np.lexsort((cell_term, cell_outlet))
     cell_outlet, cell_term, cell_count, first_row = (a[by_cell] for a in (cell_outlet, cell_term, cell_count, first_row))
     bounds = np.searchsorted(cell_outlet, np.arange(n_outlets + 1))
-    terms = np.asarray(spell(kept), dtype=object)
+    terms = encoded.dictionary.take(pa.array(kept)).to_numpy(zero_copy_only=False)
     total = full_total[kept].astype(float)
     prior = prior_scale * total
     by_total = np.argsort(-total, kind="stable")

@@ -7,8 +7,6 @@ that differ between outlets).
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -19,13 +17,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.feather as feather
 from pandas.api.types import union_categoricals
 from rapidfuzz import fuzz
 
 from toolkit.framing import datafile
 from toolkit.runs import join_runs, run_ranks, run_starts
-from toolkit.store import arrow_table, frame_of, write_handoff
+from toolkit.store import Kept, arrow_table, frame_of, read_kept, write_kept
 
 NAMING_COLUMNS = ["concept", "variant", "outlet", "count", "doc_ids", "sent_keys", "concept_count", "share",
                   "articles", "example", "example_doc_id", "example_sent_id"]
@@ -675,42 +672,10 @@ def _plain_uses(sentences: pd.DataFrame, terms: Sequence[str], *, chunk: int = 2
     return _uses(sentences, terms, term[order], row[order])
 
 
-@dataclass(frozen=True)
-class Kept:
-    """Where a corpus-level result is kept for the next run (one Arrow file: the plain uses of
-    :func:`plain_uses`, the table of :func:`naming_candidates`), and the content key of each
-    document of the corpus now (:func:`toolkit.engine.doc_keys` of its sentences, salted with the
-    code): the next run redoes only what changed."""
-
-    path: Path
-    keys: Mapping[str, str]
-
-
-def _read_kept(path: Path, metadata_key: bytes) -> tuple[pa.Table, dict] | None:
-    """The table (memory-mapped, without metadata) and the state :func:`_write_kept` kept at
-    ``path`` under ``metadata_key``; None when there is no such file or it cannot be read (the
-    result is then computed again)."""
-    try:
-        table = feather.read_table(path, memory_map=True)
-        state = json.loads(table.schema.metadata[metadata_key])
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
-        return None
-    return (table.replace_schema_metadata(None), state) if isinstance(state, dict) else None
-
-
-def _write_kept(path: Path, table: pa.Table, metadata_key: bytes, state: Mapping[str, object]) -> None:
-    """Keep ``table`` with ``state`` (JSON in its schema metadata under ``metadata_key``) at
-    ``path``, atomically: an uncompressed Arrow file the next run memory-maps."""
-    text = json.dumps(dict(state), ensure_ascii=False).encode("utf-8")
-    tmp = path.with_name(path.name + ".tmp")
-    write_handoff(table.replace_schema_metadata({metadata_key: text}), tmp)
-    os.replace(tmp, path)
-
-
 def _read_known(path: Path) -> tuple[pd.DataFrame, pd.Index, dict[str, str]] | None:
     """The uses (term, doc_id categorical; sent_id), terms and document keys :func:`_write_known`
     kept at ``path``; None when there is no such file or it cannot be read (it is then rebuilt)."""
-    kept = _read_kept(path, KNOWN_USES_METADATA)
+    kept = read_kept(path, KNOWN_USES_METADATA)
     if kept is None:
         return None
     try:
@@ -726,8 +691,8 @@ def _read_known(path: Path) -> tuple[pd.DataFrame, pd.Index, dict[str, str]] | N
 
 def _write_known(path: Path, uses: pd.DataFrame, terms: pd.Index, keys: Mapping[str, str]) -> None:
     """Keep ``uses`` (:func:`_plain_uses` of the corpus for ``terms``) and the documents' ``keys``
-    at ``path`` (:func:`_write_kept`)."""
-    _write_kept(path, arrow_table(uses), KNOWN_USES_METADATA, {"terms": list(terms), "keys": dict(keys)})
+    at ``path`` (:func:`~toolkit.store.write_kept`)."""
+    write_kept(path, arrow_table(uses), KNOWN_USES_METADATA, {"terms": list(terms), "keys": dict(keys)})
 
 
 def _first_runs_in(texts: Sequence[str], terms: Sequence[str]) -> np.ndarray:
@@ -865,7 +830,7 @@ def _scare_quotes(sentences: pd.DataFrame, outlet_of: pd.Series, *, max_words: i
 def _read_candidates(path: Path) -> tuple[pa.Table, dict[str, str], dict[str, str | None]] | None:
     """The table (memory-mapped), document keys and outlets :func:`_write_candidates` kept at
     ``path``; None when there is no such file or it cannot be read (everything is then computed)."""
-    kept = _read_kept(path, KNOWN_CANDIDATES_METADATA)
+    kept = read_kept(path, KNOWN_CANDIDATES_METADATA)
     if kept is None:
         return None
     table, state = kept
@@ -881,8 +846,8 @@ def _read_candidates(path: Path) -> tuple[pa.Table, dict[str, str], dict[str, st
 def _write_candidates(path: Path, candidates: pa.Table, keys: Mapping[str, str],
                       outlets: Mapping[str, str | None]) -> None:
     """Keep ``candidates`` with the ``keys`` and ``outlets`` of the documents they were computed
-    from at ``path`` (:func:`_write_kept`)."""
-    _write_kept(path, candidates, KNOWN_CANDIDATES_METADATA,
+    from at ``path`` (:func:`~toolkit.store.write_kept`)."""
+    write_kept(path, candidates, KNOWN_CANDIDATES_METADATA,
                 {"keys": dict(keys), "outlets": dict(outlets), "max_keys": MAX_CANDIDATE_KEYS})
 
 
