@@ -354,9 +354,9 @@ def test_distinctive_terms_count_again_only_the_outlets_whose_articles_changed(t
     sents, articles = news_corpus(11, 60)
     counted = []
 
-    def recording(part, tokens, outlet, *args):
-        counted.append(sorted(set(part["outlet"])))
-        return counting(part, tokens, outlet, *args)
+    def recording(sentences, rows, *args):
+        counted.append(sorted(set(sentences["outlet"].iloc[rows])))
+        return counting(sentences, rows, *args)
 
     counting = distinctive._counted
     monkeypatch.setattr(distinctive, "_counted", recording)

@@ -181,53 +181,76 @@ def _unused_candidates(by_total: np.ndarray, ranked: np.ndarray, used: np.ndarra
     return head[~used[head]]
 
 
-CELL_SCHEMA = pa.schema([("term", pa.large_string()), ("count", pa.int64()), ("doc_id", pa.string()),
-                         ("sent_id", pa.int64())])
+CELL_SCHEMA = pa.schema([("term", pa.string()), ("count", pa.int32()), ("doc", pa.int32()), ("sent_id", pa.int32())])
 KEPT_COUNTS_METADATA = b"newsangle.outlet_ngrams"
 
 
 class _Cells(NamedTuple):
     """N-gram counts per outlet: one row per (outlet, term) used, with the outlet's code,
-    the term (text), how often the outlet uses it and its first sentence there (``doc_id`` and
-    ``sent_id`` in the reading order of ``sentences``); ``n_tokens``: the n-gram occurrences of each
-    outlet."""
+    the term (text), how often the outlet uses it and its first sentence there (``doc``: the
+    document's place among the outlet's documents in reading order, and ``sent_id``);
+    ``n_tokens``: the n-gram occurrences of each outlet."""
 
     outlet: np.ndarray
     table: pa.Table
     n_tokens: np.ndarray
 
 
-def _counted(sents: pd.DataFrame, tokens: list[str], outlet: np.ndarray, n_outlets: int, stopwords: frozenset[str],
-             max_n: int) -> _Cells:
-    """:class:`_Cells` of sentences ``sents`` (sorted by doc_id, sent_id; ``tokens``: their
-    :func:`sentence_tokens`; ``outlet``: the outlet code of each), by outlet then term (code)."""
+class _Docs(NamedTuple):
+    """The documents of sentences sorted by doc_id, sent_id: ``ids`` in reading order, the
+    document of each sentence (``of_row``), and each outlet's documents in reading order
+    (``by_outlet[offsets[k]:offsets[k + 1]]``, ``place``: each document's position there)."""
+
+    ids: np.ndarray
+    of_row: np.ndarray
+    by_outlet: np.ndarray
+    offsets: np.ndarray
+    place: np.ndarray
+
+    @classmethod
+    def of(cls, doc_ids: np.ndarray, codes: np.ndarray, n_outlets: int) -> _Docs:
+        new = np.r_[True, doc_ids[1:] != doc_ids[:-1]] if len(doc_ids) else np.zeros(0, dtype=bool)
+        starts = np.flatnonzero(new)
+        by_outlet = np.argsort(codes[starts], kind="stable")
+        offsets = np.searchsorted(codes[starts][by_outlet], np.arange(n_outlets + 1))
+        place = np.empty(len(starts), dtype=np.int64)
+        place[by_outlet] = np.arange(len(starts)) - np.repeat(offsets[:-1], np.diff(offsets))
+        return cls(doc_ids[starts], np.cumsum(new) - 1, by_outlet, offsets, place)
+
+
+def _counted(sents: pd.DataFrame, rows: np.ndarray, tokens: list[str], outlet: np.ndarray, docs: _Docs,
+             stopwords: frozenset[str], max_n: int) -> _Cells:
+    """:class:`_Cells` of the sentences ``rows`` of ``sents`` (sorted by doc_id, sent_id;
+    ``tokens``: their :func:`sentence_tokens`; ``outlet``: the outlet code of each; ``docs``: the
+    documents of ``sents``), by outlet then term (code)."""
+    n_outlets = len(docs.offsets) - 1
     empty = _Cells(np.zeros(0, dtype=np.int64), CELL_SCHEMA.empty_table(), np.zeros(n_outlets, dtype=np.int64))
     if not tokens:
         return empty
-    rows, keys, spell = ngram_occurrences(tokens, stopwords, max_n)
-    n_tokens = np.bincount(outlet[rows], minlength=n_outlets)
+    at, keys, spell = ngram_occurrences(tokens, stopwords, max_n)
+    n_tokens = np.bincount(outlet[at], minlength=n_outlets)
     if not len(keys):
         return empty._replace(n_tokens=n_tokens)
     # keys of one n are coded in order of first use and their rows ascend, so a cell's first
     # occurrence is its first sentence
-    cell_code, cells = pd.factorize(outlet[rows].astype(np.int64) * (int(keys.max()) + 1) + keys)
+    width = int(keys.max()) + 1
+    cell_code, cells = pd.factorize(outlet[at].astype(np.int64) * width + keys)
     first = np.flatnonzero(cell_code > np.maximum.accumulate(np.r_[-1, cell_code[:-1]]))
     count = np.bincount(cell_code)
     order = np.argsort(cells, kind="stable")
-    cell_outlet, cell_term = cells[order] // (int(keys.max()) + 1), cells[order] % (int(keys.max()) + 1)
-    first_row = rows[first][order]
-    return _Cells(cell_outlet, pa.table({
-        "term": spell(cell_term),
-        "count": pa.array(count[order], type=pa.int64()),
-        "doc_id": pa.array(sents["doc_id"].to_numpy()[first_row], type=pa.string()),
-        "sent_id": pa.array(sents["sent_id"].to_numpy()[first_row], type=pa.int64())}, schema=CELL_SCHEMA), n_tokens)
+    first_row = rows[at[first][order]]
+    return _Cells(cells[order] // width, pa.table({
+        "term": spell(cells[order] % width).cast(pa.string()),
+        "count": pa.array(count[order], type=pa.int32()),
+        "doc": pa.array(docs.place[docs.of_row[first_row]], type=pa.int32()),
+        "sent_id": pa.array(sents["sent_id"].to_numpy()[first_row], type=pa.int32())}, schema=CELL_SCHEMA), n_tokens)
 
 
 def _outlet_file(folder: Path, outlet: str) -> Path:
     return folder / f"{hashlib.blake2b(outlet.encode('utf-8'), digest_size=12).hexdigest()}.arrow"
 
 
-def _kept_cells(sents: pd.DataFrame, tokens: pd.DataFrame | None, outlets: list[str], codes: np.ndarray,
+def _kept_cells(sents: pd.DataFrame, tokens: pd.DataFrame | None, outlets: list[str], codes: np.ndarray, docs: _Docs,
                 stopwords: frozenset[str], max_n: int, kept: Kept | None) -> _Cells:
     """:class:`_Cells` of the corpus. With ``kept``, each outlet's cells are kept in a file of
     the folder ``kept.path`` with the keys of its documents and the stopwords, and only the outlets
@@ -240,14 +263,10 @@ def _kept_cells(sents: pd.DataFrame, tokens: pd.DataFrame | None, outlets: list[
     if kept is not None:
         folder = Path(kept.path)
         folder.mkdir(parents=True, exist_ok=True)
-        doc_ids = sents["doc_id"].to_numpy()
-        starts = np.flatnonzero(np.r_[True, doc_ids[1:] != doc_ids[:-1]])
-        docs_of: list[list[str]] = [[] for _ in outlets]
-        for doc_id, code in zip(doc_ids[starts], codes[starts]):
-            docs_of[code].append(doc_id)
         for k, outlet in enumerate(outlets):
+            own = docs.ids[docs.by_outlet[docs.offsets[k]:docs.offsets[k + 1]]]
             state = {"outlet": outlet, "max_n": max_n, "stopwords": fingerprint(sorted(stopwords)),
-                     "documents": fingerprint([(d, kept.keys.get(d)) for d in docs_of[k]])}
+                     "documents": fingerprint([(d, kept.keys.get(d)) for d in own])}
             states.append(state)
             previous = read_kept(_outlet_file(folder, outlet), KEPT_COUNTS_METADATA)
             if previous is not None and previous[1].get("state") == state and previous[0].schema.equals(CELL_SCHEMA):
@@ -258,7 +277,7 @@ def _kept_cells(sents: pd.DataFrame, tokens: pd.DataFrame | None, outlets: list[
             if stale.name not in current:
                 stale.unlink()
     redo = np.flatnonzero(wanted[codes])
-    counted = _counted(sents.iloc[redo], _tokens_of(sents.iloc[redo], tokens), codes[redo], n_outlets, stopwords, max_n)
+    counted = _counted(sents, redo, _tokens_of(sents.iloc[redo], tokens), codes[redo], docs, stopwords, max_n)
     bounds = np.searchsorted(counted.outlet, np.arange(n_outlets + 1))
     tables, outlet_parts, n_tokens = [], [], counted.n_tokens.copy()
     for k in range(n_outlets):
@@ -321,26 +340,26 @@ def distinctive_terms(sentences: pd.DataFrame, articles: pd.DataFrame, *, top_k:
     stopwords = frozenset(ENGLISH_STOP_WORDS) | EXTRA_STOPWORDS | outlet_name_words(outlets) | {
         w.lower() for w in exclude_words}
     codes = pd.Categorical(sents["outlet"], categories=outlets).codes.astype(np.int64)
-    cells = _kept_cells(sents, tokens, outlets, codes, stopwords, max_n, kept)
+    docs = _Docs.of(sents["doc_id"].to_numpy(), codes, len(outlets))
+    cells = _kept_cells(sents, tokens, outlets, codes, docs, stopwords, max_n, kept)
     if not cells.table.num_rows:
         warnings.warn("distinctive terms: no countable words in the sentences.", stacklevel=2)
         return pd.DataFrame(columns=DISTINCTIVE_COLUMNS)
-    return _scored(sents, outlets, cells, top_k=top_k, min_count=min_count, min_z=min_z, prior_scale=prior_scale)
+    return _scored(sents, outlets, docs, cells, top_k=top_k, min_count=min_count, min_z=min_z, prior_scale=prior_scale)
 
 
-def _sentence_rows(sents: pd.DataFrame, doc_id: pa.ChunkedArray, sent_id: np.ndarray) -> np.ndarray:
-    """The row of ``sents`` (sorted by doc_id, sent_id) of each (doc_id, sent_id)."""
-    encoded = pc.dictionary_encode(doc_id).combine_chunks()
-    docs = pd.Index(pd.unique(sents["doc_id"].to_numpy()))
-    doc = docs.get_indexer(encoded.dictionary.to_pylist())[encoded.indices.to_numpy()]
+def _sentence_rows(sents: pd.DataFrame, docs: _Docs, outlet: np.ndarray, place: np.ndarray,
+                   sent_id: np.ndarray) -> np.ndarray:
+    """The row of ``sents`` (sorted by doc_id, sent_id; ``docs``: its documents) of each sentence
+    ``sent_id`` of the ``place``-th document of ``outlet``."""
+    doc = docs.by_outlet[docs.offsets[outlet] + place]
     width = int(max(sents["sent_id"].max(), sent_id.max(initial=0))) + 1
-    starts = np.flatnonzero(np.r_[True, sents["doc_id"].to_numpy()[1:] != sents["doc_id"].to_numpy()[:-1]])
-    packed = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(sents)])) * width + sents["sent_id"].to_numpy()
+    packed = docs.of_row * width + sents["sent_id"].to_numpy()
     return np.searchsorted(packed, doc * width + sent_id)
 
 
-def _scored(sents: pd.DataFrame, outlets: list[str], cells: _Cells, *, top_k: int, min_count: int, min_z: float,
-            prior_scale: float) -> pd.DataFrame:
+def _scored(sents: pd.DataFrame, outlets: list[str], docs: _Docs, cells: _Cells, *, top_k: int, min_count: int,
+            min_z: float, prior_scale: float) -> pd.DataFrame:
     """The :func:`distinctive_terms` table from the corpus's :class:`_Cells`."""
     n_outlets = len(outlets)
     encoded = pc.dictionary_encode(cells.table.column("term")).combine_chunks()
@@ -356,7 +375,7 @@ def _scored(sents: pd.DataFrame, outlets: list[str], cells: _Cells, *, top_k: in
     column[kept] = np.arange(len(kept))
     hit = column[keys] >= 0
     cell_outlet, cell_term, cell_count = cells.outlet[hit], column[keys[hit]], counts[hit]
-    first_row = _sentence_rows(sents, cells.table.column("doc_id").filter(pa.array(hit)),
+    first_row = _sentence_rows(sents, docs, cell_outlet, cells.table.column("doc").to_numpy()[hit],
                                cells.table.column("sent_id").to_numpy()[hit])
     order = np.lexsort((first_row, cell_term))
     runs = np.flatnonzero(np.diff(cell_term[order], prepend=-1) != 0)
