@@ -178,6 +178,44 @@ def test_fuzzy_merge_into_table_and_between_spellings(table: A.ActorTable) -> No
     ]
 
 
+def test_kept_table_pass_resolves_only_new_spans_and_gives_the_same_entities(
+        table: A.ActorTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = entities(
+        ("a", 0, "PERSON", "Zelenskyy", 0), ("a", 1, "ORG", "the Kremlin", 20), ("b", 0, "GPE", "Moscow", 30, "in"),
+        ("b", 0, "GPE", "Moscow", 30, "said"), ("b", 1, "NORP", "Russian", 50), ("c", 0, "PERSON", "Putin's", 0),
+        ("c", 0, "PERSON", "President Vladimir Putin", 20), ("c", 1, "ORG", "Quincy Institute", 40),
+    )
+    more = pd.concat([first, entities(("d", 0, "PERSON", "Zelenskyi", 0), ("d", 1, "GPE", "Moscow", 9, "in"),
+                                      ("d", 2, "ORG", "Nato", 0))], ignore_index=True)
+    resolved = []
+
+    def counting(forms, label, *args):
+        resolved.append((forms[0], label))
+        return resolve(forms, label, *args)
+
+    resolve = A._resolve_distinct
+    monkeypatch.setattr(A, "_resolve_distinct", counting)
+    known = tmp_path / "table-pass.arrow"
+    counts = []
+    for ents in (first, more, more):
+        resolved.clear()
+        A.resolve_entities(ents, table, known=known)
+        counts.append(len(resolved))
+        pd.testing.assert_frame_equal(A.resolve_entities(ents, table, known=known), A.resolve_entities(ents, table))
+    assert counts == [8, 2, 0]  # Zelenskyi and Nato are new; Moscow after "in" was resolved before
+    resolved.clear()
+    A.resolve_entities(more, table, known=known)
+    assert resolved == []
+    A.resolve_entities(more, table, known=known, norp=False)  # other options: resolved again
+    assert len(resolved) == 10
+    edited = tmp_path / "edited.yml"
+    edited.write_text(TABLE_YML.replace("Zelensky", "Selensky"), encoding="utf-8")
+    resolved.clear()
+    again = A.resolve_entities(more, A.load_actor_table(edited), known=known)
+    assert len(resolved) == 10
+    pd.testing.assert_frame_equal(again, A.resolve_entities(more, A.load_actor_table(edited)))
+
+
 def test_unresolved_entities_from_raw_and_resolved(table: A.ActorTable) -> None:
     ents = entities(
         ("a", 0, "ORG", "Quincy Institute", 0), ("b", 3, "ORG", "Quincy Institute", 0),

