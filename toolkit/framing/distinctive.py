@@ -247,6 +247,7 @@ def _counted(sents: pd.DataFrame, rows: np.ndarray, tokens: list[str], outlet: n
 
 
 def _outlet_file(folder: Path, outlet: str) -> Path:
+    """Where ``outlet``'s counts are kept in ``folder`` (named by a hash: outlet names are free text)."""
     return folder / f"{hashlib.blake2b(outlet.encode('utf-8'), digest_size=12).hexdigest()}.arrow"
 
 
