@@ -264,9 +264,10 @@ def _kept_cells(sents: pd.DataFrame, tokens: pd.DataFrame | None, outlets: list[
     if kept is not None:
         folder = Path(kept.path)
         folder.mkdir(parents=True, exist_ok=True)
+        words = fingerprint(sorted(stopwords))
         for k, outlet in enumerate(outlets):
             own = docs.ids[docs.by_outlet[docs.offsets[k]:docs.offsets[k + 1]]]
-            state = {"outlet": outlet, "max_n": max_n, "stopwords": fingerprint(sorted(stopwords)),
+            state = {"outlet": outlet, "max_n": max_n, "stopwords": words,
                      "documents": fingerprint([(d, kept.keys.get(d)) for d in own])}
             states.append(state)
             previous = read_kept(_outlet_file(folder, outlet), KEPT_COUNTS_METADATA)

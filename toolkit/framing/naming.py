@@ -928,15 +928,15 @@ def merge_sorted(old: pa.Table, drop: np.ndarray, new: pa.Table, by: Sequence[st
         new_keys = keys[1][order]
         at = np.searchsorted(kept_keys, new_keys)
         clash = kept_keys[np.minimum(at, len(kept) - 1)] == new_keys if len(kept) else np.zeros(len(new), dtype=bool)
-    if keys is None or clash.any() or (np.diff(kept_keys) <= 0).any() or (np.diff(new_keys) <= 0).any():
-        whole = pa.concat_tables([old.filter(pa.array(~drop)), new])
-        return whole.sort_by([(column, "ascending") for column in by]).combine_chunks()
-    rows = np.insert(kept, at, len(old) + np.arange(len(new)))
-    both = pa.concat_tables([old, new.take(order)])
-    starts = np.flatnonzero(np.diff(rows, prepend=-2) != 1)
-    lengths = np.diff(np.r_[starts, len(rows)])
-    return pa.concat_tables([both.slice(0, 0), *(both.slice(int(rows[s]), int(n)) for s, n in zip(starts, lengths))]
-                            ).combine_chunks()
+        if not (clash.any() or (np.diff(kept_keys) <= 0).any() or (np.diff(new_keys) <= 0).any()):
+            rows = np.insert(kept, at, len(old) + np.arange(len(new)))
+            both = pa.concat_tables([old, new.take(order)])
+            starts = np.flatnonzero(np.diff(rows, prepend=-2) != 1)
+            lengths = np.diff(np.r_[starts, len(rows)])
+            runs = (both.slice(int(rows[s]), int(n)) for s, n in zip(starts, lengths))
+            return pa.concat_tables([both.slice(0, 0), *runs]).combine_chunks()
+    whole = pa.concat_tables([old.filter(pa.array(~drop)), new])
+    return whole.sort_by([(column, "ascending") for column in by]).combine_chunks()
 
 
 def naming_candidates(sentences: pd.DataFrame, articles: pd.DataFrame, *, quoted: pd.DataFrame | None = None,
