@@ -104,6 +104,27 @@ def test_adding_an_article_reuses_known_pairs_and_equals_a_fresh_search():
     pd.testing.assert_frame_equal(rewrite_diff(sents, marked, pairs=after), rewrite_diff(sents, marked))
 
 
+def test_pair_keys_hash_the_sentences_once_for_the_run_and_change_with_any_of_their_columns(monkeypatch):
+    import toolkit.engine
+    from toolkit.dedup import pair_content_keys
+    from toolkit.engine import Digests, doc_keys
+
+    articles = articles_table([["a", "Daily Source", None, " ".join(SOURCE), None],
+                               ["b", "Rewriter", "2025-09-10", " ".join(REWRITE), "Source: Daily Source"]])
+    sents = pd.concat([sentences_of("a", SOURCE), sentences_of("b", REWRITE)], ignore_index=True).assign(para_id=0)
+    hashed = []
+    frame_digests = toolkit.engine._frame_digests
+    monkeypatch.setattr(toolkit.engine, "_frame_digests", lambda frame: hashed.append(frame) or frame_digests(frame))
+    digests = Digests()
+    keys = pair_content_keys(articles, sents, digests=digests)
+    assert keys == pair_content_keys(articles, sents)
+    evaluate_pairs(articles, sents, digests=digests)
+    doc_keys({"sentences": sents}, ["a", "b"], "a stage", digests=digests)  # as the analysis stages do
+    assert sum(frame is sents for frame in hashed) == 2  # once for the run, once without the run's digests
+    regrouped = pair_content_keys(articles, sents.assign(para_id=(sents["doc_id"] == "b").astype(int)))
+    assert regrouped["a"] == keys["a"] and regrouped["b"] != keys["b"]
+
+
 def test_the_rewrite_diff_takes_stored_alignments_and_aligns_only_the_pairs_not_stored():
     copy = REWRITE[:3]
     articles = articles_table([

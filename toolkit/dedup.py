@@ -22,10 +22,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from .engine import Digests
 
 ALIGN_COLUMNS = ["status", "source_sent_id", "derived_sent_id", "similarity", "source_text", "derived_text"]
 PAIR_COLUMNS = ["doc_id", "derived_from", "relation", "similarity_to_source", "coverage"]
@@ -339,18 +342,22 @@ EVALUATION_COLUMNS = ["pair_key", "source", "derived", "relation", "similarity_t
 KNOWN_ALIGNMENT_COLUMNS = ["pair_key", *ALIGN_COLUMNS]
 
 
-def pair_content_keys(articles: pd.DataFrame, sentences: pd.DataFrame, *, config: DedupConfig = DedupConfig()) -> dict[str, str]:
+def pair_content_keys(articles: pd.DataFrame, sentences: pd.DataFrame, *, config: DedupConfig = DedupConfig(),
+                      digests: Digests | None = None) -> dict[str, str]:
     """A key per article naming everything a pair evaluation reads of it.
 
     That is the article's ``outlet``, ``published``, ``source_credit`` and ``text`` (the
-    direction of a pair), its sentences (the alignment) and ``config``. Two articles whose
-    keys are unchanged give the same evaluation, so it can be reused across runs.
+    direction of a pair), its rows of ``sentences`` (the alignment reads their text and numbers;
+    all their columns are hashed, so the pipeline hashes the corpus's sentences once per run for
+    these keys and every stage's: ``digests``, see :func:`toolkit.engine.doc_keys`) and
+    ``config``. Two articles whose keys are unchanged give the same evaluation, so it can be
+    reused across runs.
     """
     from .engine import doc_keys
 
     fields = articles.reindex(columns=["doc_id", "outlet", "published", "source_credit", "text"]).astype(object)
-    frames = {"articles": fields, "sentences": sentences[["doc_id", "sent_id", "text"]]}
-    return doc_keys(frames, articles["doc_id"].tolist(), repr(config))
+    return doc_keys({"articles": fields, "sentences": sentences}, articles["doc_id"].tolist(), repr(config),
+                    digests=digests)
 
 
 def _evaluate(a: Mapping[str, Any], b: Mapping[str, Any], sig: pd.DataFrame, side: Callable[[str], Side],
@@ -435,7 +442,8 @@ class PairCache:
 
 
 def evaluate_pairs(articles: pd.DataFrame, sentences: pd.DataFrame, *, config: DedupConfig = DedupConfig(),
-                   precomputed: pd.DataFrame | None = None, known: PairCache | None = None) -> PairCache:
+                   precomputed: pd.DataFrame | None = None, known: PairCache | None = None,
+                   digests: Digests | None = None) -> PairCache:
     """Decide every candidate pair of :func:`candidate_pairs`: duplicate, near-duplicate, rewrite or none.
 
     Inputs as :func:`find_derivations`. ``known``: what an earlier call returned. Whether two
@@ -444,10 +452,10 @@ def evaluate_pairs(articles: pd.DataFrame, sentences: pd.DataFrame, *, config: D
     for articles whose key is new, pairs of unchanged articles are taken from
     ``known.evaluations``, and only new pairs are aligned. The result equals a call without
     ``known``; adding one article to ten thousand costs one article's LSH lookups and its
-    pairs' alignments.
+    pairs' alignments. ``digests``: see :func:`pair_content_keys`.
     """
     sigs = precomputed if precomputed is not None else signatures(articles, config=config)
-    keys = pair_content_keys(articles, sentences, config=config)
+    keys = pair_content_keys(articles, sentences, config=config, digests=digests)
     current = {key: doc_id for doc_id, key in keys.items()}
     if known is not None:
         seen = set(known.documents["key"])

@@ -185,6 +185,7 @@ def corpus_tables(
     cache_dir: Path | None = None,
     salt: str = "",
     before_pool: Callable[[], None] | None = None,
+    digests: Digests | None = None,
 ) -> dict[str, pd.DataFrame]:
     """From loaded documents to the corpus tables.
 
@@ -195,6 +196,8 @@ def corpus_tables(
     articles changed. Returns ``documents``, ``rejects``,
     ``articles``, ``removed``, ``paragraphs``, ``sentences``, ``derivations``,
     ``rewrite_diff``, ``outlet_summary``, ``removed_by_reason`` and ``removal_reasons``.
+    ``digests``: the run's :class:`toolkit.engine.Digests`; rewrite detection's keys hash the
+    ``sentences`` returned here, as the analysis stages' per-document keys do.
     """
     # where a document was read from does not change its tables: leaving the path out of the
     # per-document key lets a moved or re-exported file reuse the cache
@@ -215,7 +218,7 @@ def corpus_tables(
     pair_paths = {name: cache_dir / f"pairs-{name}.parquet" for name in PairCache.TABLES} if cache_dir else {}
     known = PairCache(**{name: read_table(path) for name, path in pair_paths.items()}) \
         if pair_paths and all(path.is_file() for path in pair_paths.values()) else None
-    pairs = evaluate_pairs(articles, sentences, precomputed=per_doc["signatures"], known=known)
+    pairs = evaluate_pairs(articles, sentences, precomputed=per_doc["signatures"], known=known, digests=digests)
     for name, path in pair_paths.items():
         write_table(getattr(pairs, name), path)
     derivations = derivations_from(pairs.evaluations)
@@ -435,7 +438,7 @@ def analyze(
         if tables is None:
             tables = corpus_tables(documents, rejects, manifest_df, engine=engine,
                                    cache_dir=cache_dir / "corpus" if cache_dir else None, salt=code,
-                                   before_pool=wait)
+                                   before_pool=wait, digests=digests)
             if store and engine.forks_beside(len(tables["articles"])):
                 still_writing.append(write_beside(store, "corpus", key, tables))
             elif store:
@@ -519,6 +522,8 @@ def analyze(
                     run_here(name, job)
             if len(todo) > 1:
                 store.flush()  # a fork while the writer thread holds a lock could leave a child stuck on it
+                # every stage's per-document keys hash the sentences: here, once, for the forks to inherit
+                digests.of(tables["sentences"])
                 later = [name for next_wave in waves[number + 1:] for name in next_wave]
                 tables_of, writing = run_side_by_side(todo, store, keys, meanwhile=early_parts(later))
                 results.update(tables_of)
