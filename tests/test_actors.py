@@ -347,6 +347,22 @@ def test_sorted_rows_packs_or_lexsorts_to_the_same_distinct_rows() -> None:
         assert counts.tolist() == [1, 1, 1, 2]
 
 
+def test_comentions_built_in_arrow_are_the_tables_arrow_makes_of_the_frame_byte_for_byte(tmp_path) -> None:
+    import pyarrow as pa
+
+    from toolkit.store import arrow_table, write_table
+
+    mentions, sentences, articles = tiny_tables()
+    frame = A._aggregates(mentions, sentences, articles)["comentions"]
+    built = A._aggregates(mentions, sentences, articles, arrow=True)["comentions"]
+    assert isinstance(built, pa.Table)
+    pd.testing.assert_frame_equal(frame, A.comention_table(mentions, sentences, articles))
+    assert built.equals(arrow_table(frame)) and built.schema.equals(arrow_table(frame).schema, check_metadata=True)
+    write_table(frame, tmp_path / "frame.parquet")
+    write_table(built, tmp_path / "built.parquet")
+    assert (tmp_path / "frame.parquet").read_bytes() == (tmp_path / "built.parquet").read_bytes()
+
+
 def test_comentions_reject_an_unknown_level() -> None:
     mentions, sentences, articles = tiny_tables()
     with pytest.raises(ValueError, match="levels must be among sentence, paragraph"):

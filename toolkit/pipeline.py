@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from . import __version__
 from .clean import clean_documents, furniture_lines
@@ -238,10 +239,17 @@ def corpus_tables(
     }
 
 
-def run_stage(module_name: str, tables: Mapping[str, pd.DataFrame], **arguments: Any) -> dict[str, pd.DataFrame]:
+def run_stage(module_name: str, tables: Mapping[str, pd.DataFrame], *, arrow_tables: bool = False,
+              **arguments: Any) -> dict[str, pd.DataFrame | pa.Table]:
     """Run one analysis stage: the module's ``run`` on ``tables`` with :func:`stage_options`
-    (keyword ``arguments`` as there)."""
-    return importlib.import_module(module_name).run(tables, **stage_options(module_name, tables, **arguments))
+    (keyword ``arguments`` as there). ``arrow_tables``: the caller takes Arrow tables as well as
+    DataFrames (a forked stage, which hands its tables over and writes them as Arrow): a module
+    with ``RETURNS_ARROW`` is then asked for them (``run(..., arrow_tables=True)``)."""
+    module = importlib.import_module(module_name)
+    options = stage_options(module_name, tables, **arguments)
+    if arrow_tables and getattr(module, "RETURNS_ARROW", False):
+        options["arrow_tables"] = True
+    return module.run(tables, **options)
 
 
 def stage_options(
@@ -620,7 +628,8 @@ def run_side_by_side(jobs: Mapping[str, Mapping], store: StageStore, keys: Mappi
     try:
         for name, job in jobs.items():
             if name not in here:
-                children[name] = ForkedTables(run_stage, job, store.folder, label=f"the {name} stage")
+                children[name] = ForkedTables(run_stage, {**job, "arrow_tables": True}, store.folder,
+                                              label=f"the {name} stage")
         with meanwhile() if meanwhile is not None else nullcontext(lambda: None) as finish:
             for name in here:
                 try:

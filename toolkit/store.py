@@ -50,6 +50,14 @@ def arrow_table(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(df, preserve_index=False)
 
 
+def with_pandas_schema(table: pa.Table) -> pa.Table:
+    """``table`` (built in Arrow) with the pandas metadata :func:`arrow_table` gives the DataFrame
+    it converts to, so it is written and handed over byte for byte as that DataFrame would be. The
+    metadata follows the columns' types, not their values: it is taken from the empty DataFrame."""
+    empty = pa.Table.from_pandas(table.slice(0, 0).to_pandas(), schema=table.schema, preserve_index=False)
+    return table.replace_schema_metadata(empty.schema.metadata)
+
+
 def write_table(df: pd.DataFrame | pa.Table, path: Path) -> None:
     """Write a table (or its :func:`arrow_table`) to Parquet deterministically (atomic rename; no
     index; zstd)."""
