@@ -210,7 +210,6 @@ def _start_a_worker_and_wait(pid_file: str) -> dict[str, pd.DataFrame]:
 
 
 def test_stopping_a_forked_step_also_ends_the_processes_it_started(tmp_path):
-    import os
     import time
 
     from toolkit.engine import ForkedTables
