@@ -1286,7 +1286,9 @@ def _comentions(coded: _Coded, paras: pd.Series, sentences: pd.DataFrame, levels
     n_actors = len(actor_names)
     width = int(max(sents.max(), corpus.sentence_ids.max(initial=0))) + 1
     named, sentence = np.unique(docs * width + sents, return_inverse=True)
-    keys = pa.array(corpus.keys(named // width, named % width), type=pa.string())
+    # 64-bit offsets while the evidence is gathered and joined: a corpus ten times this size
+    # gathers more than the 2 GB of keys a string array can hold
+    keys = pa.array(corpus.keys(named // width, named % width), type=pa.large_string())
     by_level = {}
     for level in levels:
         if level == "sentence":
@@ -1304,6 +1306,8 @@ def _comentions(coded: _Coded, paras: pd.Series, sentences: pd.DataFrame, levels
     out = {column: np.concatenate([by_level[level][column] for level in chosen])
            for column in by_level[chosen[0]] if column != "evidence"}
     evidence = pa.concat_arrays([by_level[level]["evidence"] for level in chosen])
+    if evidence.nbytes < 2**31 - 2**24:  # as arrow_table types the DataFrame's column; larger stays large_string
+        evidence = evidence.cast(pa.string())
     level = np.repeat(np.arange(len(chosen)), [len(by_level[level]["pair"]) for level in chosen])
     out["pmi"] = np.log2(out["units"] * out["n_units"] / (out["units_a"] * out["units_b"]))
     out["jaccard"] = out["units"] / (out["units_a"] + out["units_b"] - out["units"])
@@ -1388,7 +1392,7 @@ def _unions(lo_a: np.ndarray, n_a: np.ndarray, lo_b: np.ndarray, n_b: np.ndarray
 
 
 def _group_evidence(seq: np.ndarray, sizes: np.ndarray, first: np.ndarray, count: np.ndarray, sentences: np.ndarray,
-                    keys: pa.StringArray, limit: int) -> pa.StringArray:
+                    keys: pa.LargeStringArray, limit: int) -> pa.LargeStringArray:
     """``;``-joined keys of the first ``limit`` sentences of each group (joined by Arrow).
 
     ``seq``: shared units, group by group (``sizes`` of them per group), in reading order;
@@ -1403,11 +1407,12 @@ def _group_evidence(seq: np.ndarray, sizes: np.ndarray, first: np.ndarray, count
     taken = np.clip(limit - before, 0, count)
     per_group = np.add.reduceat(taken, offsets)
     shown = keys.take(pa.array(sentences[_positions(first[seq], first[seq] + taken)]))
-    return pc.binary_join(pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(per_group)], type=pa.int32()), shown), ";")
+    lists = pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(per_group)], type=pa.int32()), shown)
+    return pc.binary_join(lists, pa.scalar(";", type=pa.large_string()))
 
 
 def _level_pairs(corpus: _Corpus, unit: np.ndarray, actor: np.ndarray, sentence: np.ndarray, unit_doc: np.ndarray,
-                 n_units: np.ndarray, n_actors: int, keys: pa.StringArray, limit: int,
+                 n_units: np.ndarray, n_actors: int, keys: pa.LargeStringArray, limit: int,
                  sentence_units: bool) -> dict[str, np.ndarray]:
     """Co-mention counts of one unit kind, for every outlet and ``ALL``, sorted by outlet,
     units (descending), pair (see :func:`comention_table`).
