@@ -646,8 +646,9 @@ def _table_pass(entities: pd.DataFrame, table: ActorTable, norp: bool, metonyms:
             *out.columns, *DISTINCT_COLUMNS]:
         kept = previous[0].to_pandas()
         both = pd.concat([kept[list(out.columns)], out], ignore_index=True)
-        packed = ((pd.factorize(both["surface"])[0].astype(np.int64) * (n_labels + len(kept))
-                   + pd.factorize(both["label"])[0]) * 2 + both["locative"].to_numpy(dtype=np.int64))
+        both_labels, label_values = pd.factorize(both["label"])
+        packed = ((pd.factorize(both["surface"])[0].astype(np.int64) * len(label_values) + both_labels) * 2
+                  + both["locative"].to_numpy(dtype=np.int64))
         position = pd.Index(packed[:len(kept)]).get_indexer(packed[len(kept):])
     missing = np.flatnonzero(position < 0)
     titles = _title_lookup(table.titles)
@@ -1306,8 +1307,6 @@ def _comentions(coded: _Coded, paras: pd.Series, sentences: pd.DataFrame, levels
     out = {column: np.concatenate([by_level[level][column] for level in chosen])
            for column in by_level[chosen[0]] if column != "evidence"}
     evidence = pa.concat_arrays([by_level[level]["evidence"] for level in chosen])
-    if evidence.nbytes < 2**31 - 2**24:  # as arrow_table types the DataFrame's column; larger stays large_string
-        evidence = evidence.cast(pa.string())
     level = np.repeat(np.arange(len(chosen)), [len(by_level[level]["pair"]) for level in chosen])
     out["pmi"] = np.log2(out["units"] * out["n_units"] / (out["units_a"] * out["units_b"]))
     out["jaccard"] = out["units"] / (out["units_a"] + out["units_b"] - out["units"])
@@ -1316,7 +1315,8 @@ def _comentions(coded: _Coded, paras: pd.Series, sentences: pd.DataFrame, levels
     if arrow:
         columns = {column: pa.array(values, type=pa.string()).take(pa.array(codes))
                    for column, (values, codes) in names.items()}
-        columns["evidence"] = evidence
+        # typed as arrow_table types the DataFrame's column; beyond 2 GB it stays large_string
+        columns["evidence"] = evidence.cast(pa.string()) if evidence.nbytes < 2**31 - 2**24 else evidence
         return with_pandas_schema(pa.table({column: columns[column] if column in columns else pa.array(out[column])
                                             for column in COMENTION_COLUMNS}))
     out.update({column: values[codes] for column, (values, codes) in names.items()})
