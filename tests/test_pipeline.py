@@ -283,6 +283,41 @@ def test_side_by_side_stages_that_run_torch_stay_in_this_process(tmp_path, monke
     assert (pids / "toolkit.actors").read_text() != str(os.getpid())
 
 
+def test_the_actors_stage_runs_while_rewrites_are_detected(tmp_path, monkeypatch):
+    """The actors stage reads the sentences and each article's outlet only, so when it is forked
+    beside topics it starts as soon as the articles are segmented: rewrite detection here waits
+    for it to have started, which it could not if it were forked after the corpus tables."""
+    import time
+
+    import toolkit.actors
+    import toolkit.pipeline
+    from toolkit.engine import Engine
+
+    marker, real_run, real_pairs = tmp_path / "actors-running", toolkit.actors.run, toolkit.pipeline.evaluate_pairs
+
+    def run(tables, **options):
+        marker.write_text(",".join(sorted(tables["articles"].columns)))
+        return real_run(tables, **options)
+
+    def evaluate_pairs(*args, **kwargs):
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), "rewrite detection ran before the actors stage started"
+        return real_pairs(*args, **kwargs)
+
+    monkeypatch.setattr(toolkit.actors, "run", run)
+    monkeypatch.setattr(toolkit.pipeline, "evaluate_pairs", evaluate_pairs)
+    stages = ["actors", "topics"]
+    side = toolkit.analyze(RAW, stages=stages, out=tmp_path / "side", engine=Engine(n_jobs=2, min_parallel_docs=1))
+    assert marker.read_text() == "doc_id,outlet"
+    monkeypatch.undo()
+    serial = toolkit.analyze(RAW, stages=stages, out=tmp_path / "serial", engine=Engine(n_jobs=1))
+    for name in serial.tables:
+        pd.testing.assert_frame_equal(side[name], serial[name], obj=name)
+    assert _parquet_digests(tmp_path / "side") == _parquet_digests(tmp_path / "serial")
+
+
 def test_framing_words_are_counted_while_the_actors_stage_runs_and_give_the_same_tables(tmp_path, monkeypatch):
     """Framing's early part (naming candidates, distinctive terms, rewrite changes) reads the corpus
     tables alone, so it runs in this process while actors runs beside topics, not after; once,
