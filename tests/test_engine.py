@@ -233,3 +233,40 @@ def test_stopping_a_forked_step_also_ends_the_processes_it_started(tmp_path):
     while alive(worker):
         assert time.monotonic() < deadline, "the forked step's worker outlived it"
         time.sleep(0.05)
+
+
+def _priority_recorded(path):
+    """A step recording the CPU priority (niceness) it computes at."""
+    import os
+    from pathlib import Path
+
+    Path(path).write_text(str(os.getpriority(os.PRIO_PROCESS, 0)))
+    return {"table": pd.DataFrame({"doc_id": ["d1", "d2"], "words": [3, 4]})}
+
+
+def test_a_forked_step_writes_its_parquet_files_at_a_lower_priority_than_it_computed_them(tmp_path, monkeypatch):
+    """Once its tables are handed over, a forked step's Parquet files are waited for only at the
+    end of the run: it writes them niced, leaving the cores to the stages still computing."""
+    import os
+
+    import toolkit.engine
+    from toolkit.engine import WRITER_NICENESS, ForkedTables
+
+    real_write = toolkit.engine.write_table
+
+    def recording(table, path):
+        (tmp_path / "writing").write_text(str(os.getpriority(os.PRIO_PROCESS, 0)))
+        real_write(table, path)
+
+    monkeypatch.setattr(toolkit.engine, "write_table", recording)  # the forked child writes with it
+    child = ForkedTables(_priority_recorded, {"path": str(tmp_path / "computing")}, tmp_path / "out",
+                         label="a small step")
+    names, error, _ = child.outcome()
+    assert error is None and names == ["table"]
+    handed = child.tables(names)["table"]
+    assert child.written() is None
+    child.release()
+    here = os.getpriority(os.PRIO_PROCESS, 0)
+    assert int((tmp_path / "computing").read_text()) == here
+    assert int((tmp_path / "writing").read_text()) == min(here + WRITER_NICENESS, 19)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "table.parquet"), handed)
