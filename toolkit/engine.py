@@ -240,8 +240,7 @@ class ForkedTables:
     on; the child hands each table to this process (:meth:`tables`) as an Arrow IPC file
     (:func:`~toolkit.store.write_handoff`), which reads back in a third of the time, and then
     writes it to ``folder/<name>.parquet`` (:func:`~toolkit.store.write_table`; ``folder`` None:
-    no Parquet) at a lower CPU priority (:func:`_writing_behind`) while this process goes on with
-    the tables.
+    no Parquet) while this process goes on with the tables.
 
     The child inherits the arguments instead of receiving a pickled copy (gigabytes of tables at
     10,000 articles) and starts with :func:`~toolkit.models.after_fork`; it must not use torch,
@@ -340,7 +339,6 @@ def _forked_body(send, func: Callable[..., Mapping[str, pd.DataFrame]], kwargs: 
     _send(send, reply, [(w.category, str(w.message), w.filename, w.lineno) for w in caught])
     if reply[0] == "ok":
         try:
-            _writing_behind()
             for name, table in tables.items() if folder is not None else ():
                 write_table(table, folder / f"{name}.parquet")
             reply = ("written", None, "")
@@ -348,22 +346,6 @@ def _forked_body(send, func: Callable[..., Mapping[str, pd.DataFrame]], kwargs: 
             reply = ("error", exc, traceback.format_exc())
         _send(send, reply, [])
     send.close()
-
-
-#: How much a :class:`ForkedTables` child lowers its CPU priority (``os.nice``) once it has
-#: handed its tables over and only writes their Parquet files.
-WRITER_NICENESS = 10
-
-
-def _writing_behind() -> None:
-    """Lower this process's CPU priority by :data:`WRITER_NICENESS`: the files it writes are
-    waited for only when the run ends, so on a busy machine it takes the cores the stages
-    still computing leave idle instead of sharing theirs (at 10,000 articles a warm run's
-    background writers used 7 s of CPU while both cores were busy with the next stages)."""
-    try:
-        os.nice(WRITER_NICENESS)
-    except OSError:  # not permitted here: the files are the same either way
-        pass
 
 
 def _own_group(pid: int) -> None:
