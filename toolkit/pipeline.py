@@ -81,7 +81,7 @@ STAGES_ON_TORCH: frozenset[str] = frozenset({"framing", "topics"})
 #: (the actors stage: each article's outlet), so they need nothing of rewrite detection: when
 #: such a stage is forked beside others (:func:`run_side_by_side`) and the corpus is computed,
 #: :func:`analyze` forks it as soon as the articles are segmented, while this process detects
-#: rewrites (a warm run's corpus phase otherwise leaves a core idle for 2 s at 10,000 articles).
+#: rewrites (a warm run's corpus phase otherwise leaves a core idle for 1-2 s at 10,000 articles).
 SEGMENTED_READERS: dict[str, tuple[str, ...]] = {"actors": ("doc_id", "outlet")}
 #: Chart modules, each exposing ``figures(tables) -> list[Figure]``, with the stage
 #: whose tables they draw (``corpus`` is always present).
@@ -463,7 +463,7 @@ def analyze(
             keys[name] = fingerprint(key, name, inputs[name], *(keys[d] for d in STAGE_INPUTS[name] if d in keys))
     waves = stage_waves(wanted)
     early: dict[str, dict[str, pd.DataFrame]] = {}
-    started: dict[str, ForkedTables] = {}  # stages forked before the corpus tables were complete
+    forked_first: dict[str, ForkedTables] = {}  # stages forked before the corpus tables were complete
 
     def salt_of(name: str) -> str:
         """What a stage's per-document results depend on besides their rows and data files."""
@@ -485,8 +485,8 @@ def analyze(
                 store.flush()  # as before any fork (see run_side_by_side's callers)
                 digests.of(sentences)  # for the fork to inherit
                 job = job_of(name, {"articles": articles[list(SEGMENTED_READERS[name])], "sentences": sentences})
-                started[name] = ForkedTables(run_stage, {**job, "arrow_tables": True}, store.folder,
-                                             label=f"the {name} stage")
+                forked_first[name] = ForkedTables(run_stage, {**job, "arrow_tables": True}, store.folder,
+                                                  label=f"the {name} stage")
 
     try:
         tables = store.get("corpus", key) if store else None
@@ -550,8 +550,8 @@ def analyze(
             for name in wave:
                 if not together:
                     notify(name)
-                if name in started:
-                    todo[name] = started.pop(name)
+                if name in forked_first:
+                    todo[name] = forked_first.pop(name)
                     continue
                 cached = store.get(name, keys[name]) if store else None
                 if cached is not None:
@@ -578,7 +578,7 @@ def analyze(
         for writing in still_writing:
             writing.settle()
     except BaseException:
-        for child in started.values():
+        for child in forked_first.values():
             child.stop()
         for writing in still_writing:  # the stages computed before the error are kept
             writing.settle(quiet=True)
