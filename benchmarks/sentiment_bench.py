@@ -37,6 +37,7 @@ from scipy.stats import pearsonr
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from toolkit.sentiment import aggregate, distribution, evidence, score_sentences
+from toolkit.store import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = ROOT.parent / "shared" / "scale" / "allsides-10k.jsonl.gz"
@@ -111,7 +112,7 @@ def load_tables(folder: Path, copies: int) -> dict[str, pd.DataFrame]:
     Copy ``i`` gets ``_i`` appended to every ``doc_id``, outlet and actor, so groups multiply
     rather than grow.
     """
-    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in ("sentences", "articles", "mentions")}
+    tables = {name: read_table(folder / f"{name}.parquet") for name in ("sentences", "articles", "mentions")}
     if copies <= 1:
         return tables
     renamed = {"sentences": ("doc_id",), "articles": ("doc_id", "outlet"), "mentions": ("doc_id", "actor")}

@@ -5,7 +5,8 @@ import tempfile
 import pandas as pd
 import pytest
 
-from toolkit.engine import Digests, Engine, beside, doc_keys, map_documents
+from toolkit.engine import PART_SUFFIX, Digests, Engine, beside, doc_keys, map_documents
+from toolkit.store import read_handoff
 
 
 def word_counts(frames, *, tag):
@@ -54,7 +55,7 @@ def test_changed_and_removed_documents_are_recomputed_or_forgotten(tmp_path):
     assert out["words"].groupby("doc_id")["tag"].first().to_dict() == {"d000": "first", "d001": "second", "d002": "first"}
     run(sentences[sentences["doc_id"] == "d000"], cache_dir=tmp_path, tag="third")  # 1 live of 5 stored: merged
     assert [p.name for p in tmp_path.iterdir()] == [next(tmp_path.glob("part-*")).name]
-    assert set(pd.read_parquet(next(tmp_path.glob("part-*")) / "words.parquet")["doc_id"]) == {"d000"}
+    assert set(read_handoff(next(tmp_path.glob("part-*")) / f"words{PART_SUFFIX}")["doc_id"]) == {"d000"}
 
 
 def test_a_warm_run_writes_only_the_new_documents(tmp_path):
@@ -62,7 +63,7 @@ def test_a_warm_run_writes_only_the_new_documents(tmp_path):
     run(sentences, cache_dir=tmp_path)
     grown = pd.concat([sentences, pd.DataFrame([("new", 0, "a b c d e")], columns=sentences.columns)], ignore_index=True)
     run(grown, cache_dir=tmp_path, tag="second")
-    written = {p.name: set(pd.read_parquet(p / "_documents.parquet")["doc_id"]) for p in tmp_path.glob("part-*")}
+    written = {p.name: set(read_handoff(p / f"_documents{PART_SUFFIX}")["doc_id"]) for p in tmp_path.glob("part-*")}
     assert sorted(map(len, written.values())) == [1, 10] and {"new"} in written.values()
     again = run(grown, cache_dir=tmp_path, tag="third")
     assert len(list(tmp_path.glob("part-*"))) == 2 and set(again["words"]["tag"]) == {"first", "second"}
@@ -72,11 +73,25 @@ def test_documents_of_an_unreadable_cached_part_are_computed_again(tmp_path):
     sentences = corpus(10)
     first = run(sentences, cache_dir=tmp_path)
     grown = pd.concat([sentences, pd.DataFrame([("new", 0, "a b c d e")], columns=sentences.columns)], ignore_index=True)
-    (next(tmp_path.glob("part-*")) / "long.parquet").write_bytes(b"not parquet")  # its document list still reads
+    (next(tmp_path.glob("part-*")) / f"long{PART_SUFFIX}").write_bytes(b"not arrow")  # its document list still reads
     out = run(grown, cache_dir=tmp_path, tag="second")
     assert set(out["words"]["tag"]) == {"second"}
     pd.testing.assert_frame_equal(out["long"].iloc[:-1], first["long"])
     assert out["words"]["doc_id"].drop_duplicates().tolist() == [f"d{i:03d}" for i in range(10)] + ["new"]
+
+
+def test_parts_of_an_older_format_are_computed_again_and_removed(tmp_path):
+    sentences = corpus(3)
+    old = tmp_path / "part-old"
+    old.mkdir()
+    stale = run(sentences, tag="stale")
+    for name, table in {**stale, "_documents": pd.DataFrame({"doc_id": ["d000"], "_doc_key": ["k"]})}.items():
+        table.to_parquet(old / f"{name}.parquet")
+    out = run(sentences, cache_dir=tmp_path, tag="second")
+    assert set(out["words"]["tag"]) == {"second"}
+    (part,) = tmp_path.iterdir()
+    assert part.name != "part-old" and sorted(p.name for p in part.iterdir()) == [
+        f"{name}{PART_SUFFIX}" for name in ("_documents", "long", "words")]
 
 
 def test_documents_without_output_rows_are_still_cached(tmp_path):

@@ -192,6 +192,7 @@ from sklearn.metrics import silhouette_score
 
 from toolkit import models
 from toolkit.stats import wilson_interval
+from toolkit.store import read_table, write_table
 
 log = logging.getLogger(__name__)
 
@@ -918,7 +919,9 @@ def fit_sampled(units: pd.DataFrame, stop_words: Sequence[str], config: TopicCon
     covered = len(current & stored["sample_keys"]) / len(current) if stored else 0.0
     reused = covered >= config.reuse_overlap
     if reused:
-        known = pd.read_parquet(folder / "assignments.parquet") if (folder / "assignments.parquet").is_file() \
+        # read by path: pandas.read_parquet hands pyarrow a file object, after which 1 in 10 processes
+        # aborted at exit (apache/arrow#50482; measured with pandas 2.3 and pyarrow 26 on this machine)
+        known = read_table(folder / "assignments.parquet") if (folder / "assignments.parquet").is_file() \
             else pd.DataFrame({"key": pd.Series(dtype=np.uint64), "topic": pd.Series(dtype=int),
                                "probability": pd.Series(dtype=float)})
     else:
@@ -940,7 +943,7 @@ def fit_sampled(units: pd.DataFrame, stop_words: Sequence[str], config: TopicCon
         folder.mkdir(parents=True, exist_ok=True)
         joblib.dump(stored, folder / "fit.joblib")
     if folder is not None and (len(new_rows) or not reused):  # a reused fit is on disk as it was loaded
-        known.rename_axis("key").reset_index().to_parquet(folder / "assignments.parquet", index=False)
+        write_table(known.rename_axis("key").reset_index(), folder / "assignments.parquet")
     fitted = known.reindex(hashed)
     mapping = _renumber(fitted["topic"].to_numpy(dtype=int))
     topics = np.array([mapping[t] for t in fitted["topic"].astype(int).tolist()], dtype=int)
