@@ -4,7 +4,10 @@ The store knows nothing about what a stage computes: a stage is a name, a key (a
 everything its output depends on: input bytes, reporter data files, options and the
 package's own code) and the tables it produced. Files are written deterministically
 (stable column order, no index, fixed compression), so two runs on the same inputs give
-byte-identical Parquet files. Re-use is decided by content hash, never by mtime.
+byte-identical Parquet files. Re-use is decided by content hash, never by mtime. What a
+later process or run reads back and no reporter opens (hand-overs between processes, the
+per-document cache parts, corpus-level results kept for the next run) is written as Arrow IPC
+files instead (:func:`write_handoff`), which read back without Parquet's decoding.
 """
 
 from __future__ import annotations
