@@ -556,7 +556,7 @@ def write_part(cache: Path, tables: Mapping[str, pd.DataFrame], *, replace: bool
     run lengths): a warm run reads every stage's cached documents, and at 10,000 articles four of
     those tables (articles, paragraphs, sentences, framing's term tokens) read in 3.3 s against
     4.5 s from Parquet with zstd, in about the same space (31 against 28 MB for the sentences).
-    Uncompressed files read in 2.4 s, but took four times the space, and end to end (warm runs
+    Uncompressed files read in 2.4 s, but took 3.7 times the space, and end to end (warm runs
     with one article added, alternating) the two were not told apart, so the cache stays
     compact. The output tables stay Parquet."""
     name = "part-" + fingerprint(*tables[DOCS_TABLE][DOC_KEY].tolist())
