@@ -141,6 +141,7 @@ def test_a_document_key_changes_with_its_own_rows_only():
     assert key_a(base.iloc[[1, 0, 2]]) != keys["a"]  # row order within a document counts
     assert key_a(base.assign(text=["One", "two three", "Other"])) != keys["a"]  # so does a moved boundary
     assert key_a(base.assign(note=["n", "", "m"])) != keys["a"]  # a missing value is not an empty string
+    assert key_a(base.assign(text=["One tw", "three", "Other"], note=["on", None, "m"])) != keys["a"]  # nor "o" moved
     assert key_a(base.assign(tags=[("x",), ("w",), ("y", "z")])) != keys["a"]
     assert key_a(base.assign(sent_id=[0, 2, 0])) != keys["a"]
     assert doc_keys({"s": base}, ["b"], "salt")["b"] == doc_keys({"s": base.assign(text=["1", "2", "Other"])},
