@@ -212,6 +212,39 @@ def test_digests_kept_for_a_run_give_the_same_keys_and_hash_each_frame_once(monk
     assert len(hashed) == 4 and hashed[-1] is copy  # another frame is another frame, even when equal
 
 
+def _scored(sentences: pd.DataFrame, *, edit: bool) -> dict[str, pd.DataFrame]:
+    """A stage returning its input table, copied, with columns of its own (and with ``edit`` one
+    of the input's values changed), and a table of its own."""
+    out = sentences.copy()
+    if edit:
+        out.loc[3, "text"] = "edited"
+    out = out.assign(words=out["text"].str.split().str.len(), voice=["own", None, "quoted"] * (len(out) // 3))
+    return {"sentences": out, "counts": out.groupby("doc_id", as_index=False)["words"].sum()}
+
+
+def test_a_forked_stage_hands_over_only_the_columns_it_adds_to_an_input_table(tmp_path):
+    from toolkit.engine import ForkedTables
+    from toolkit.store import read_table
+
+    sentences = corpus(4).assign(note=["n", None, "m"] * 4)
+    for edit in (False, True):
+        folder = tmp_path / f"edit-{edit}"
+        child = ForkedTables(_scored, {"sentences": sentences, "edit": edit}, folder, label="a scoring stage",
+                             extends={"sentences": sentences})
+        names, error, _ = child.outcome()
+        assert error is None and names == ["counts", "sentences"]
+        handed = read_handoff(child._handoff / "sentences.arrow")
+        got = child.tables(names)
+        assert child.written() is None
+        child.release()
+        expected = _scored(sentences, edit=edit)
+        for name in names:
+            pd.testing.assert_frame_equal(got[name], expected[name])
+            pd.testing.assert_frame_equal(read_table(folder / f"{name}.parquet"), expected[name])
+        # an input table changed is handed over whole
+        assert list(handed.columns) == (list(expected["sentences"].columns) if edit else ["words", "voice"])
+
+
 def _start_a_worker_and_wait(pid_file: str) -> dict[str, pd.DataFrame]:
     """A stage that starts a process of its own (as a stage's process pool does) and never ends."""
     import multiprocessing

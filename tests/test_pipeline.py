@@ -221,6 +221,31 @@ def test_a_forked_stage_is_recorded_only_once_its_parquet_files_are_written(tmp_
     pd.testing.assert_frame_equal(stored["sentiment_by"], again["sentiment_by"])
 
 
+def test_a_stage_run_here_is_recorded_only_once_its_parquet_files_are_written(tmp_path, monkeypatch):
+    """A stage run in this process beside a forked one writes its Parquet files in a thread while
+    this process waits for the other; a failure while writing them is raised here, naming the
+    stage, and the stage is not recorded, while the forked stage that finished is."""
+    from toolkit.engine import Engine
+    from toolkit.store import StageStore
+
+    write_tables = StageStore.write_tables
+
+    def disk_full(store, tables):
+        """The framing stage's tables fail to be written."""
+        if "frames" in tables:
+            raise OSError("no space left to write frames.parquet")
+        write_tables(store, tables)
+
+    monkeypatch.setattr(StageStore, "write_tables", disk_full)
+    started = []
+    with pytest.raises(OSError, match="no space left to write") as raised:
+        toolkit.analyze(RAW, stages=["sentiment", "framing"], out=tmp_path, progress=started.append,
+                        engine=Engine(n_jobs=2, min_parallel_docs=1))
+    assert started == ["corpus", "sentiment+framing"]
+    assert any("writing the framing stage's tables" in note for note in raised.value.__notes__)
+    assert sorted(json.loads((tmp_path / "_stages.json").read_text())) == ["corpus", "sentiment"]
+
+
 def test_a_run_hashes_the_corpus_sentences_once_for_all_the_stages_that_read_them(tmp_path, monkeypatch):
     """actors, sentiment, framing and framing's early part each key their per-document cache by
     the rows of the corpus's sentences; one run hashes that table once (toolkit.engine.Digests)."""

@@ -22,6 +22,7 @@ import importlib
 import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -486,7 +487,7 @@ def analyze(
                 digests.of(sentences)  # for the fork to inherit
                 job = job_of(name, {"articles": articles[list(SEGMENTED_READERS[name])], "sentences": sentences})
                 forked_first[name] = ForkedTables(run_stage, {**job, "arrow_tables": True}, store.folder,
-                                                  label=f"the {name} stage")
+                                                  label=f"the {name} stage", extends=job["tables"])
 
     try:
         tables = store.get("corpus", key) if store else None
@@ -646,53 +647,70 @@ def run_side_by_side(jobs: Mapping[str, Mapping | ForkedTables], store: StageSto
     libgomp), although ``after_fork`` had set torch to one thread. So the stages that run torch
     run here, one after another, while the forked ones (actors with spaCy, sentiment with VADER)
     never call it: topics beside actors, framing beside sentiment. Each child hands its stage's
-    tables to this process (:meth:`ForkedTables.tables`) with the warnings it met, then writes
+    tables to this process (:meth:`ForkedTables.tables`; a table that extends one of the stage's
+    inputs, as its added columns) with the warnings it met, then writes
     them into ``store``'s folder while this process goes on; this process re-issues the
     children's warnings stage by stage in ``jobs`` order and records each stage under its key in
     ``keys`` once its files are written (the stages run here now, the forked ones by
-    :meth:`StillWriting.settle`). A stage's exception is raised here with a note naming the stage
-    (and a child's traceback); the first failing stage in ``jobs`` order wins, the stages before
-    it are recorded (once written), and the other children are stopped. ``meanwhile``: other work
-    for this process, a context manager entered once the children are forked, before the stages
-    run here (it may fork processes of its own), whose function runs after those stages, before
-    waiting for the children (an exception it raises stops them). So work it forks starts with the
-    wave, not after the stages run here: a wave ends when its slowest process does.
+    :meth:`StillWriting.settle`). The stages run here write their Parquet files in a thread while
+    this process goes on to ``meanwhile``'s work and waits for the children (framing's 2.2 s of
+    writing at 10,000 articles had this process busy while the sentiment stage's process ran); a
+    stage run here starts only once the tables before it are written, since it may fork a process
+    pool, and no fork may happen while another thread holds a lock. A stage's exception is raised
+    here with a note naming the stage (and a child's traceback); the first failing stage in
+    ``jobs`` order wins, the stages before it are recorded (once written), and the other children
+    are stopped. ``meanwhile``: other work for this process, a context manager entered once the
+    children are forked, before the stages run here (it may fork processes of its own then, never
+    later), whose function runs after those stages, before waiting for the children (an exception
+    it raises stops them). So work it forks starts with the wave, not after the stages run here:
+    a wave ends when its slowest process does.
     """
     here = [name for name, job in jobs.items() if name in STAGES_ON_TORCH and not isinstance(job, ForkedTables)]
     children: dict[str, ForkedTables] = {}
     outcomes: dict[str, tuple[list[str], BaseException | None, list[tuple]]] = {}
     results: dict[str, dict[str, pd.DataFrame]] = {}
+    written: dict[str, Future] = {}
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsangle-stage-writer")
     try:
-        for name, job in jobs.items():
-            if isinstance(job, ForkedTables):
-                children[name] = job
-            elif name not in here:
-                children[name] = ForkedTables(run_stage, {**job, "arrow_tables": True}, store.folder,
-                                              label=f"the {name} stage")
-        with meanwhile() if meanwhile is not None else nullcontext(lambda: None) as finish:
-            for name in here:
-                try:
-                    results[name] = run_stage(**jobs[name])
-                    store.write_tables(results[name])
-                    outcomes[name] = (sorted(results[name]), None, [])
-                except Exception as exc:  # raised below, once the stages before it in jobs order are recorded
-                    exc.add_note(f"(raised in the {name} stage, run in this process beside the others)")
-                    outcomes[name] = ([], exc, [])
-            finish()
-        for name, child in children.items():
-            outcomes[name] = child.outcome()
-            if outcomes[name][1] is None:
-                results[name] = child.tables(outcomes[name][0])
-            child.release()
-    except BaseException:
-        for child in children.values():
-            child.stop()
-        raise
+        try:
+            for name, job in jobs.items():
+                if isinstance(job, ForkedTables):
+                    children[name] = job
+                elif name not in here:
+                    children[name] = ForkedTables(run_stage, {**job, "arrow_tables": True}, store.folder,
+                                                  label=f"the {name} stage", extends=job["tables"])
+            with meanwhile() if meanwhile is not None else nullcontext(lambda: None) as finish:
+                for name in here:
+                    for pending in written.values():  # a stage here may fork a process pool: not while writing
+                        pending.exception()
+                    try:
+                        results[name] = run_stage(**jobs[name])
+                        written[name] = writer.submit(store.write_tables, results[name])
+                        outcomes[name] = (sorted(results[name]), None, [])
+                    except Exception as exc:  # raised below, once the stages before it in jobs order are recorded
+                        exc.add_note(f"(raised in the {name} stage, run in this process beside the others)")
+                        outcomes[name] = ([], exc, [])
+                finish()
+            for name, child in children.items():
+                outcomes[name] = child.outcome()
+                if outcomes[name][1] is None:
+                    results[name] = child.tables(outcomes[name][0])
+                child.release()
+        except BaseException:
+            for child in children.values():
+                child.stop()
+            raise
+    finally:
+        writer.shutdown(wait=True)
     writing = StillWriting(store, keys)
     try:
         for name in jobs:
             names, error, caught = outcomes[name]
             reissue(caught)
+            if error is None and name in written:
+                error = written[name].exception()
+                if error is not None:
+                    error.add_note(f"(raised writing the {name} stage's tables, run in this process)")
             if error is not None:
                 writing.settle()
                 raise error
