@@ -270,8 +270,9 @@ class ForkedTables:
     names that holds that table's columns unchanged, row for row, plus columns of its own (the
     sentiment stage's scored ``sentences``) is handed over as those columns alone and put back
     together here (:func:`_extended`): at 10,000 articles the scored sentences took 0.5-1 s to
-    convert to Arrow in the child and 0.4-1 s to read back here, mostly their text, which this
-    process had all along. Hand-written because process pools pickle their arguments and their
+    convert to Arrow in the child before it could hand them over, and 0.4-1 s to read back here,
+    mostly their text, which this process had all along. The child still converts the whole
+    table for its Parquet file, but after handing over. Hand-written because process pools pickle their arguments and their
     workers may not start the per-document process pools of a pipeline stage.
     """
 
